@@ -1,0 +1,117 @@
+// Every setting and limit Inlet has, parsed and validated once at start-up.
+// Each limit is named with its unit last, has a default with the reason for it,
+// and is overridable by the environment variable of the same name. Invalid values
+// stop start-up with a message that names the variable.
+
+type Env = Record<string, string | undefined>
+
+export class ConfigError extends Error {}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+// [name, default, min, max, why]. The README's configuration table repeats this.
+export const limits = {
+  BODY_BYTES_MAX: [10 * MiB, 1, 256 * MiB, 'request body after gzip decoding; bounds memory per request'],
+  EVENT_BYTES_MAX: [8 * MiB, 64, 256 * MiB, 'one event serialised; a jsonb row this size is still cheap to write'],
+  BATCH_EVENTS_MAX: [10_000, 1, 100_000, 'events in one batch request (API contract)'],
+  JSON_DEPTH_MAX: [32, 2, 1000, 'nesting of properties/context; deep JSON is a parser DoS, never real data'],
+  ID_CHARS_MAX: [128, 8, 1024, 'event id length (API contract)'],
+  NAME_CHARS_MAX: [200, 1, 1024, 'event name length (API contract)'],
+  PROPERTIES_KEYS_MAX: [1_000, 1, 100_000, 'top-level keys in properties/context; wide objects are a jsonb CPU trap'],
+  QUEUE_EVENTS_MAX: [100_000, 1, 10_000_000, 'events waiting for a flush; about 10 s of peak load'],
+  QUEUE_BYTES_MAX: [64 * MiB, 1 * KiB, 4096 * MiB, 'bytes waiting for a flush; this is what keeps RSS bounded under 10k connections'],
+  FLUSH_BATCH_ROWS_MAX: [5_000, 1, 5_000, 'rows per Postgres transaction; 11 array params, so not bound by the 65,534-parameter cap, but a bigger batch only adds commit latency'],
+  FLUSH_BATCH_BYTES_MAX: [16 * MiB, 1 * KiB, 1024 * MiB, 'bytes per Postgres transaction; bounds one statement\'s size'],
+  FLUSHERS: [2, 1, 16, 'concurrent flush transactions; 2 lets one batch form while the other commits (measured)'],
+  FLUSH_COMMIT_MS_MAX: [1_000, 10, 600_000, 'a Postgres commit slower than this is given up and the batch goes to the spill'],
+  PG_POOL_MAX: [8, 2, 200, 'Postgres connections: flushers + reads + drainer'],
+  PG_CONNECT_TIMEOUT_S: [5, 1, 120, 'give up connecting to Postgres after this'],
+  PG_IDLE_TIMEOUT_S: [60, 0, 86_400, 'close idle Postgres connections after this (0: never)'],
+  PG_STATEMENT_TIMEOUT_MS: [10_000, 100, 3_600_000, 'reads and reports never hang a request longer than this'],
+  SPILL_BYTES_MAX: [1024 * MiB, 64 * KiB, 1024 * 1024 * MiB, 'local spill file; past it writes get 503'],
+  DRAIN_BATCH_ROWS_MAX: [2_000, 1, 5_000, 'rows replayed from the spill per Postgres transaction'],
+  KEY_CACHE_ENTRIES_MAX: [10_000, 1, 10_000_000, 'API keys remembered in memory'],
+  KEY_CACHE_TTL_MS: [2_000, 0, 5_000, 'a revoked key stops working within this (contract: 5 s)'],
+  RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],
+  QUERY_LIMIT_MAX: [1_000, 1, 100_000, 'events per list page (API contract)'],
+  REPORT_RANGE_DAYS_MAX: [92, 1, 3660, 'widest from..to a report may cover'],
+  REPORT_BUCKETS_MAX: [10_000, 1, 1_000_000, 'buckets in one counts series'],
+  REPORT_STEPS_MAX: [10, 2, 100, 'steps in one funnel'],
+  REPORT_PERIODS_MAX: [52, 1, 1000, 'periods in one retention report'],
+  REPORT_CACHE_ENTRIES_MAX: [1_000, 0, 1_000_000, 'report results remembered in memory'],
+  REPORT_CACHE_TTL_MS: [5_000, 0, 600_000, 'how stale a cached report may be'],
+  HTTP_IDLE_TIMEOUT_S: [30, 1, 255, 'a connection idle this long (slowloris) is closed'],
+  HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request body must arrive within this'],
+  SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains for at most this, then spills what is left'],
+  SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
+} as const satisfies Record<string, readonly [number, number, number, string]>
+
+export type LimitName = keyof typeof limits
+
+export interface Config {
+  port: number
+  host: string
+  databaseUrl: string | undefined
+  adminToken: string | undefined
+  dataDir: string
+  logLevel: 'debug' | 'info' | 'warn' | 'error'
+  spillSynchronous: 'FULL' | 'NORMAL'
+  limits: { [K in LimitName]: number }
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw.replaceAll('_', ''))
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const found = allowed.find(a => a.toLowerCase() === raw.toLowerCase())
+  if (!found) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected one of ${allowed.join(', ')}`)
+  return found
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = {} as { [K in LimitName]: number }
+  for (const [name, [fallback, min, max]] of Object.entries(limits)) {
+    parsed[name as LimitName] = integer(env, name, fallback, min, max)
+  }
+  const databaseUrl = env.DATABASE_URL || undefined
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL is invalid: expected postgres://user@host:port/database')
+  }
+  const adminToken = env.INLET_ADMIN_TOKEN || undefined
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('INLET_ADMIN_TOKEN is invalid: use at least 16 characters')
+  }
+  const config: Config = {
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: env.HOST || '0.0.0.0',
+    databaseUrl,
+    adminToken,
+    dataDir: env.INLET_DATA_DIR || './data',
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    spillSynchronous: oneOf(env, 'SPILL_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
+    limits: parsed,
+  }
+  checkRelations(config.limits)
+  return config
+}
+
+// Relations between limits, asserted once so a bad combination fails at start-up
+// rather than as a confusing error under load.
+function checkRelations(l: Config['limits']) {
+  const rule = (ok: boolean, message: string) => { if (!ok) throw new ConfigError(message) }
+  rule(l.EVENT_BYTES_MAX <= l.BODY_BYTES_MAX, 'EVENT_BYTES_MAX must not exceed BODY_BYTES_MAX')
+  rule(l.BATCH_EVENTS_MAX <= l.QUEUE_EVENTS_MAX, 'BATCH_EVENTS_MAX must not exceed QUEUE_EVENTS_MAX, or a full batch could never be queued')
+  rule(l.BODY_BYTES_MAX <= l.QUEUE_BYTES_MAX, 'BODY_BYTES_MAX must not exceed QUEUE_BYTES_MAX, or a full body could never be queued')
+  rule(l.EVENT_BYTES_MAX <= l.FLUSH_BATCH_BYTES_MAX, 'EVENT_BYTES_MAX must not exceed FLUSH_BATCH_BYTES_MAX, or a large event could never be flushed')
+  rule(l.FLUSHERS + 2 <= l.PG_POOL_MAX, 'PG_POOL_MAX must be at least FLUSHERS + 2 (reads and the drainer need connections too)')
+}

@@ -1,0 +1,62 @@
+// The Elysia app: every route family, and the one place where an error becomes
+// an HTTP response with the contract's body. Unknown routes are 404, a known
+// route with the wrong method is 405 with Allow.
+
+import { Elysia } from 'elysia'
+import { InletError } from '../errors'
+import { errorFields } from '../log'
+import type { Deps } from './context'
+import { adminRoutes } from './routes/admin'
+import { ingestRoutes } from './routes/ingest'
+import { opsRoutes } from './routes/ops'
+import { queryRoutes } from './routes/query'
+import { swagger } from './swagger'
+
+export function createApp(deps: Deps) {
+  const app = new Elysia()
+    .onError(({ error, code, set, request }) => render(deps, app, request, error, code, set.headers as Record<string, string>))
+    .use(swagger())
+    .use(opsRoutes(deps))
+    .use(ingestRoutes(deps))
+    .use(queryRoutes(deps))
+  if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
+  return app
+}
+
+function allowedMethods(app: Elysia<any, any, any, any, any, any, any>, pathname: string): string[] {
+  const methods = new Set<string>()
+  for (const route of app.routes) {
+    const pattern = new RegExp('^' + route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*') + '$')
+    if (pattern.test(pathname)) methods.add(route.method)
+  }
+  return [...methods]
+}
+
+function render(
+  deps: Deps, app: Elysia<any, any, any, any, any, any, any>, request: Request,
+  error: unknown, code: string | number, headers: Record<string, string>,
+): Response {
+  let e: InletError
+  if (error instanceof InletError) e = error
+  else if (code === 'NOT_FOUND') {
+    const pathname = new URL(request.url).pathname
+    const allow = allowedMethods(app, pathname)
+    if (allow.length > 0) {
+      headers.allow = allow.join(', ')
+      e = new InletError('method_not_allowed', `${request.method} is not allowed on ${pathname}; use ${allow.join(', ')}`)
+    } else e = new InletError('not_found', `no route ${request.method} ${pathname}`)
+  } else if (code === 'PARSE') e = new InletError('malformed_json', 'the body is not valid JSON')
+  else if (code === 'VALIDATION') {
+    const v = error as { all?: { path: string; message: string }[] }
+    e = new InletError('validation_failed', 'the request is invalid', (v.all ?? []).map(x => ({ path: x.path, message: x.message })))
+  } else {
+    deps.log('error', 'unhandled error', { method: request.method, url: request.url, ...errorFields(error) })
+    e = new InletError('internal', 'internal error; it has been logged')
+  }
+  if (e.retryAfterS !== undefined) headers['retry-after'] = String(e.retryAfterS)
+  if (e.status >= 500) deps.log('warn', 'request failed', { method: request.method, url: request.url, code: e.code, ...errorFields(e.cause ?? e) })
+  return new Response(JSON.stringify(e.body()), {
+    status: e.status,
+    headers: { ...headers, 'content-type': 'application/json' },
+  })
+}

@@ -1,0 +1,73 @@
+// Reads a request body as JSON under the body limit: Content-Length is checked
+// before reading, streamed bytes are counted while reading, and gzip is decoded
+// with its output capped (no gzip bombs). The Content-Type is ignored on purpose:
+// Segment's browser library sends JSON as text/plain.
+
+import { gunzipSync } from 'node:zlib'
+import { InletError } from '../errors'
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+const tooLarge = (limit: number) =>
+  new InletError('payload_too_large', `request body is over BODY_BYTES_MAX (${limit} bytes)`)
+
+async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit)
+  if (!request.body) return new Uint8Array(0)
+  if (declared !== null) {
+    const bytes = new Uint8Array(await request.arrayBuffer())
+    if (bytes.byteLength > limit) throw tooLarge(limit)
+    return bytes
+  }
+  // Chunked: count as it arrives and stop reading the moment it passes the limit.
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge(limit)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks)
+}
+
+function gunzip(bytes: Uint8Array, limit: number): Uint8Array {
+  try {
+    return gunzipSync(bytes, { maxOutputLength: limit })
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit)
+    throw new InletError('malformed_json', 'Content-Encoding is gzip but the body is not valid gzip', undefined, undefined, { cause })
+  }
+}
+
+export interface RawBody {
+  bytes: Uint8Array
+  value: unknown
+}
+
+export async function readJson(request: Request, limit: number): Promise<RawBody> {
+  let bytes = await readCapped(request, limit)
+  const encoding = request.headers.get('content-encoding')?.trim().toLowerCase()
+  if (encoding === 'gzip' || encoding === 'x-gzip') bytes = gunzip(bytes, limit)
+  else if (encoding && encoding !== 'identity') {
+    throw new InletError('malformed_json', `Content-Encoding ${JSON.stringify(encoding)} is not supported; use gzip or none`)
+  }
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw new InletError('malformed_json', 'the body is not valid UTF-8')
+  }
+  try {
+    return { bytes, value: JSON.parse(text) }
+  } catch (cause) {
+    const detail = cause instanceof SyntaxError ? `: ${cause.message}` : ''
+    throw new InletError('malformed_json', `the body is not valid JSON${detail}`)
+  }
+}

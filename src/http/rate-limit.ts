@@ -1,0 +1,55 @@
+// Per-project token buckets over requests: capacity is one minute's worth (the
+// burst), refilled continuously at rpm/60 per second. Per process, in memory;
+// a shared limiter is on the road map (DESIGN.md).
+
+export interface RateDecision {
+  allowed: boolean
+  limit: number
+  remaining: number
+  // Seconds until the bucket is full again (RateLimit-Reset).
+  resetS: number
+  // Seconds until one request is allowed (Retry-After on 429).
+  retryAfterS: number
+}
+
+interface Bucket {
+  tokens: number
+  updatedMs: number
+}
+
+export class RateLimiter {
+  private buckets = new Map<number, Bucket>()
+
+  constructor(private readonly projectsMax: number, private readonly now = () => performance.now()) {}
+
+  take(projectId: number, rpm: number): RateDecision {
+    const now = this.now()
+    const perMs = rpm / 60_000
+    let bucket = this.buckets.get(projectId)
+    if (!bucket) {
+      this.evictIfFull()
+      bucket = { tokens: rpm, updatedMs: now }
+      this.buckets.set(projectId, bucket)
+    }
+    // A plan change takes effect here: the bucket is clamped to the new capacity.
+    bucket.tokens = Math.min(rpm, bucket.tokens + (now - bucket.updatedMs) * perMs)
+    bucket.updatedMs = now
+    const allowed = bucket.tokens >= 1
+    if (allowed) bucket.tokens -= 1
+    return {
+      allowed,
+      limit: rpm,
+      remaining: Math.floor(bucket.tokens),
+      resetS: Math.ceil((rpm - bucket.tokens) / perMs / 1000),
+      retryAfterS: allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
+    }
+  }
+
+  // Dropping the oldest bucket when the map is full: at worst that project gets a
+  // fresh burst; memory stays bounded by RATE_LIMIT_PROJECTS_MAX.
+  private evictIfFull() {
+    if (this.buckets.size < this.projectsMax) return
+    const oldest = this.buckets.keys().next().value
+    if (oldest !== undefined) this.buckets.delete(oldest)
+  }
+}

@@ -1,0 +1,41 @@
+// GET /, /health, /ready, /metrics: what a load balancer and an operator need.
+
+import { Elysia, t } from 'elysia'
+import pkg from '../../../package.json'
+import type { Deps } from '../context'
+import { doc } from '../schemas'
+
+export function opsRoutes(deps: Deps) {
+  const m = deps.metrics
+  return new Elysia()
+    .get('/', () => ({ name: 'inlet', version: pkg.version, docs: '/swagger' }),
+      { detail: doc({ tag: 'ops', summary: 'Service name, version and docs address', ok: t.Object({ name: t.String(), version: t.String(), docs: t.String() }) }) })
+    .get('/health', () => ({ status: 'ok' }),
+      { detail: doc({ tag: 'ops', summary: 'Liveness: 200 while the process serves', ok: t.Object({ status: t.String() }) }) })
+    .get('/ready', ({ set }) => {
+      const spill = deps.spill?.stats()
+      const writable = deps.health.writable()
+      if (!writable) set.status = 503
+      return {
+        status: writable ? 'ready' : 'unavailable',
+        postgres: deps.health.postgresUp() ? 'up' : 'down',
+        buffer: { depth: deps.pipeline.queue.depth, capacity: deps.config.limits.QUEUE_EVENTS_MAX, bytes: deps.pipeline.queue.bytes },
+        spill: { pending: spill?.pending ?? 0, bytes: spill?.bytes ?? 0, writable: spill?.writable ?? false },
+      }
+    }, { detail: doc({ tag: 'ops', summary: 'Readiness: 200 when writes can be made durable, else 503', ok: t.Object({ status: t.String(), postgres: t.String(), buffer: t.Object({ depth: t.Integer(), capacity: t.Integer() }), spill: t.Object({ pending: t.Integer() }) }), errors: [503] }) })
+    .get('/metrics', () => {
+      const spill = deps.spill?.stats()
+      const gauges = [
+        `# TYPE inlet_buffer_events gauge\ninlet_buffer_events ${deps.pipeline.queue.depth}`,
+        `# TYPE inlet_buffer_bytes gauge\ninlet_buffer_bytes ${deps.pipeline.queue.bytes}`,
+        `# TYPE inlet_buffer_capacity_events gauge\ninlet_buffer_capacity_events ${deps.config.limits.QUEUE_EVENTS_MAX}`,
+        `# TYPE inlet_spill_pending_events gauge\ninlet_spill_pending_events ${spill?.pending ?? 0}`,
+        `# TYPE inlet_spill_bytes gauge\ninlet_spill_bytes ${spill?.bytes ?? 0}`,
+        `# TYPE inlet_postgres_up gauge\ninlet_postgres_up ${deps.health.postgresUp() ? 1 : 0}`,
+        `# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${process.memoryUsage.rss()}`,
+      ]
+      return new Response(m.registry.render() + gauges.join('\n') + '\n', {
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+      })
+    }, { detail: doc({ tag: 'ops', summary: 'Prometheus metrics', ok: t.String() }) })
+}

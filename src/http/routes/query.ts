@@ -1,0 +1,78 @@
+// GET /v1/events/{id} and GET /v1/events: reads, always scoped to the key's project.
+// Get-by-id also looks in the spill, so a client reads its own acknowledged writes
+// while Postgres is down.
+
+import { Elysia, t } from 'elysia'
+import { InletError } from '../../errors'
+import { parseTime } from '../../ingest/validate'
+import { getEvent, listEvents } from '../../store/events'
+import { authenticate, type Deps } from '../context'
+import { doc, Event, EventList } from '../schemas'
+
+const invalid = (path: string, message: string) =>
+  new InletError('validation_failed', `query parameter ${path.slice(1)} is invalid`, [{ path, message }])
+
+function time(value: string | undefined, path: string): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const ms = parseTime(/^\d+$/.test(value) ? Number(value) : value)
+  if (Number.isNaN(ms)) throw invalid(path, 'must be an ISO-8601 time with a zone, or epoch milliseconds')
+  return ms
+}
+
+// The cursor is opaque to clients: base64url of the last event's (timestamp, id).
+export const encodeCursor = (timestampMs: number, id: string) =>
+  Buffer.from(JSON.stringify([timestampMs, id])).toString('base64url')
+
+function decodeCursor(cursor: string): { timestampMs: number; id: string } {
+  try {
+    const [timestampMs, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Number.isSafeInteger(timestampMs) && typeof id === 'string') return { timestampMs, id }
+  } catch {}
+  throw invalid('/cursor', 'is not a cursor this server issued')
+}
+
+export function queryRoutes(deps: Deps) {
+  const max = deps.config.limits.QUERY_LIMIT_MAX
+  return new Elysia()
+    .get('/v1/events/:id', async ({ request, params, set }) => {
+      const owner = await authenticate(deps, request, set)
+      const spilled = deps.spill?.get(owner.projectId, params.id)
+      if (spilled) return spilled
+      const event = await getEvent(deps.sql, owner.projectId, params.id)
+      if (!event) throw new InletError('not_found', `no event with id ${JSON.stringify(params.id)} in this project`)
+      return event
+    }, { detail: doc({ tag: 'query', summary: 'Get one event by id', ok: Event, errors: [401, 404, 429] }) })
+    .get('/v1/events', async ({ request, query, set }) => {
+      const owner = await authenticate(deps, request, set)
+      let limit = 100
+      if (query.limit !== undefined) {
+        limit = Number(query.limit)
+        if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid('/limit', `must be an integer from 1 to ${max}`)
+      }
+      const rows = await listEvents(deps.sql, owner.projectId, {
+        name: query.name || undefined,
+        userId: query.user_id || undefined,
+        fromMs: time(query.from, '/from'),
+        toMs: time(query.to, '/to'),
+        limit: limit + 1,
+        after: query.cursor ? decodeCursor(query.cursor) : undefined,
+      })
+      const more = rows.length > limit
+      const data = more ? rows.slice(0, limit) : rows
+      const last = data[data.length - 1]
+      if (deps.spill) set.headers['x-inlet-pending-events'] = deps.spill.pendingFor(owner.projectId)
+      return { data, next_cursor: more ? encodeCursor(Date.parse(last.timestamp), last.id) : null }
+    }, {
+      query: t.Object({
+        name: t.Optional(t.String()), user_id: t.Optional(t.String()),
+        from: t.Optional(t.String({ description: 'ISO-8601 or epoch ms, inclusive' })),
+        to: t.Optional(t.String({ description: 'ISO-8601 or epoch ms, exclusive' })),
+        limit: t.Optional(t.String({ description: '1..1000, default 100' })),
+        cursor: t.Optional(t.String({ description: 'next_cursor of the previous page' })),
+      }),
+      detail: doc({
+        tag: 'query', summary: 'List events, newest first, with a cursor', ok: EventList, errors: [401, 422, 429],
+        description: 'Header `X-Inlet-Pending-Events`: events of this project acknowledged but still waiting in the local spill.',
+      }),
+    })
+}

@@ -1,0 +1,46 @@
+// The HTTP server around the app: connection hygiene set explicitly (idle timeout
+// closes slowloris clients; the body cap is enforced again by http/body.ts with the
+// contract's error), and one latency observation per request.
+
+import type { createApp } from './app'
+import type { Deps } from './context'
+
+// Metric label for a path: a fixed set, so label cardinality is bounded.
+export function routeLabel(pathname: string): string {
+  if (pathname === '/v1/events' || pathname === '/v1/events/batch') return pathname
+  if (pathname.startsWith('/v1/events/')) return '/v1/events/:id'
+  if (pathname.startsWith('/v1/webhooks/')) return '/v1/webhooks/:token'
+  if (pathname.startsWith('/v1/reports/')) return pathname.length < 40 ? pathname : '/v1/reports/other'
+  if (/^\/v1\/(track|identify|page|screen|group|alias|batch|import)$/.test(pathname)) return pathname
+  if (pathname.startsWith('/admin/')) return '/admin'
+  if (['/', '/health', '/ready', '/metrics'].includes(pathname)) return pathname
+  if (pathname.startsWith('/swagger')) return '/swagger'
+  return 'other'
+}
+
+export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
+  // Let Bun accept a little more than the decoded-body limit on the wire (gzip of
+  // incompressible data grows slightly); http/body.ts enforces the real limit.
+  const wireBytesMax = deps.config.limits.BODY_BYTES_MAX + 1024 * 1024
+  const server = Bun.serve({
+    port: deps.config.port,
+    hostname: deps.config.host,
+    maxRequestBodySize: wireBytesMax,
+    idleTimeout: deps.config.limits.HTTP_IDLE_TIMEOUT_S,
+    development: false,
+    async fetch(request, srv) {
+      const started = performance.now()
+      const response = await app.handle(request)
+      const seconds = (performance.now() - started) / 1000
+      const path = new URL(request.url).pathname
+      const route = routeLabel(path)
+      deps.metrics.requestSeconds.observe(seconds, { route })
+      deps.metrics.requests.inc({ route, status: String(response.status) })
+      if (deps.config.logLevel === 'debug') {
+        deps.log('debug', 'request', { method: request.method, path, status: response.status, ms: Math.round(seconds * 1e4) / 10, ip: srv.requestIP(request)?.address })
+      }
+      return response
+    },
+  })
+  return server
+}

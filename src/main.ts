@@ -1,0 +1,77 @@
+// Wiring: config → store → pipeline → http, and the signals. Start-up fails fast
+// with a message naming what is wrong; SIGTERM/SIGINT drain before exit.
+
+import { mkdirSync } from 'node:fs'
+import { ConfigError, loadConfig } from './config'
+import { startServer } from './http/server'
+import { createInlet } from './inlet'
+import { createLog, errorFields } from './log'
+import { bootstrap } from './store/bootstrap'
+import { connect } from './store/db'
+import { migrate } from './store/migrate'
+
+async function main() {
+  let config
+  try {
+    config = loadConfig()
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`inlet: invalid configuration: ${e.message}`)
+      process.exit(2)
+    }
+    throw e
+  }
+  const log = createLog(config.logLevel)
+  mkdirSync(config.dataDir, { recursive: true })
+
+  let databaseUrl = config.databaseUrl
+  let stopEmbedded: (() => Promise<void>) | undefined
+  if (!databaseUrl) {
+    const { startEmbeddedPostgres } = await import('./store/embedded')
+    const embedded = await startEmbeddedPostgres({ dataDir: `${config.dataDir}/postgres`, log: msg => log('info', msg) })
+    databaseUrl = embedded.url
+    stopEmbedded = embedded.stop
+    log('info', 'no DATABASE_URL: running on the embedded Postgres (for trying Inlet out)', { dataDir: `${config.dataDir}/postgres` })
+  }
+
+  const sql = connect(databaseUrl, config.limits, (msg, fields) => log('debug', msg, fields as Record<string, unknown>))
+  const applied = await migrate(sql)
+  if (applied.length) log('info', 'migrations applied', { applied })
+  const adminToken = await bootstrap(sql, config, !config.databaseUrl, log)
+  config = { ...config, adminToken }
+
+  const inlet = createInlet(config, sql, log)
+  const pipeline = inlet.deps.pipeline
+  const server = startServer(inlet.deps, inlet.app)
+  log('info', 'inlet listening', { url: `http://${config.host}:${server.port}`, docs: `http://localhost:${server.port}/swagger` })
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log('info', 'shutting down: intake stopped, draining the buffer', { signal, buffered: pipeline.queue.depth })
+    // Stop accepting connections but let in-flight requests finish: they wait on acks.
+    server.stop(false)
+    const timer = setTimeout(() => {
+      log('error', 'shutdown took longer than SHUTDOWN_MS_MAX; exiting', { buffered: pipeline.queue.depth })
+      process.exit(1)
+    }, config.limits.SHUTDOWN_MS_MAX)
+    try {
+      await inlet.close()
+      await sql.end({ timeout: 5 })
+      await stopEmbedded?.()
+    } catch (e) {
+      log('error', 'error during shutdown', errorFields(e))
+    }
+    clearTimeout(timer)
+    log('info', 'stopped')
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+main().catch(e => {
+  console.error('inlet: start-up failed:', e instanceof Error ? e.message : e)
+  process.exit(1)
+})

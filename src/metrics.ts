@@ -1,0 +1,103 @@
+// A small Prometheus registry: counters, gauges and histograms, rendered as the
+// text exposition format. Label sets are fixed by the code, so cardinality is bounded.
+
+type Labels = Record<string, string>
+
+const labelText = (labels: Labels) => {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
+  return parts.length ? `{${parts.join(',')}}` : ''
+}
+
+interface Metric {
+  render(): string
+}
+
+export class Counter implements Metric {
+  private values = new Map<string, number>()
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1) {
+    const k = labelText(labels)
+    this.values.set(k, (this.values.get(k) ?? 0) + by)
+  }
+  get(labels: Labels = {}) {
+    return this.values.get(labelText(labels)) ?? 0
+  }
+  render() {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
+    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`)
+    return lines.join('\n')
+  }
+}
+
+export class Gauge implements Metric {
+  constructor(readonly name: string, readonly help: string, readonly read: () => number) {}
+  render() {
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.name} ${this.read()}`
+  }
+}
+
+export class Histogram implements Metric {
+  private series = new Map<string, { counts: number[]; sum: number; count: number }>()
+  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
+  observe(value: number, labels: Labels = {}) {
+    const k = labelText(labels)
+    let s = this.series.get(k)
+    if (!s) this.series.set(k, (s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 }))
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) { s.counts[i]++; break }
+    s.sum += value
+    s.count++
+  }
+  total(labels: Labels = {}) {
+    const s = this.series.get(labelText(labels))
+    return { sum: s?.sum ?? 0, count: s?.count ?? 0 }
+  }
+  render() {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
+    for (const [k, s] of this.series) {
+      const inner = k ? k.slice(1, -1) + ',' : ''
+      let cumulative = 0
+      for (let i = 0; i < this.buckets.length; i++) {
+        cumulative += s.counts[i]
+        lines.push(`${this.name}_bucket{${inner}le="${this.buckets[i]}"} ${cumulative}`)
+      }
+      lines.push(`${this.name}_bucket{${inner}le="+Inf"} ${s.count}`)
+      lines.push(`${this.name}_sum${k} ${s.sum}`, `${this.name}_count${k} ${s.count}`)
+    }
+    return lines.join('\n')
+  }
+}
+
+export class Registry {
+  private metrics: Metric[] = []
+  add<M extends Metric>(m: M): M {
+    this.metrics.push(m)
+    return m
+  }
+  render(): string {
+    return this.metrics.map(m => m.render()).join('\n') + '\n'
+  }
+}
+
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+const SIZES = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]
+
+// Every metric Inlet exports, in one place.
+export function createMetrics() {
+  const registry = new Registry()
+  return {
+    registry,
+    ingestEvents: registry.add(new Counter('inlet_ingest_events_total', 'Events by outcome: accepted, duplicate, rejected')),
+    requests: registry.add(new Counter('inlet_http_requests_total', 'HTTP requests by route and status')),
+    requestSeconds: registry.add(new Histogram('inlet_http_request_duration_seconds', 'HTTP request latency', SECONDS)),
+    flushBatchEvents: registry.add(new Histogram('inlet_flush_batch_events', 'Events per flush transaction, by sink', SIZES)),
+    flushSeconds: registry.add(new Histogram('inlet_flush_duration_seconds', 'Flush transaction duration, by sink', SECONDS)),
+    flushErrors: registry.add(new Counter('inlet_flush_errors_total', 'Flushes that failed, by sink')),
+    postgresErrors: registry.add(new Counter('inlet_postgres_errors_total', 'Postgres errors on the write path, by kind')),
+    rateLimited: registry.add(new Counter('inlet_rate_limited_total', 'Requests refused with 429')),
+    overloaded: registry.add(new Counter('inlet_overloaded_total', 'Requests refused with 503, by reason')),
+    spillWrites: registry.add(new Counter('inlet_spill_written_events_total', 'Events committed to the local spill')),
+    drained: registry.add(new Counter('inlet_spill_drained_events_total', 'Events replayed from the spill into Postgres')),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

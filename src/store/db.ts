@@ -1,0 +1,31 @@
+// The Postgres client. Every pool setting is passed explicitly (STYLE: don't rely
+// on library defaults); sessions run in UTC so date_trunc buckets are UTC buckets.
+
+import postgres from 'postgres'
+import type { Config } from '../config'
+
+export type Sql = postgres.Sql<{}>
+
+export function connect(url: string, limits: Config['limits'], log: (msg: string, fields?: object) => void): Sql {
+  return postgres(url, {
+    max: limits.PG_POOL_MAX,
+    idle_timeout: limits.PG_IDLE_TIMEOUT_S,
+    connect_timeout: limits.PG_CONNECT_TIMEOUT_S,
+    max_lifetime: 60 * 30,
+    prepare: true,
+    connection: { TimeZone: 'UTC', application_name: 'inlet' },
+    onnotice: notice => log('postgres notice', { message: notice.message }),
+    // int8 (ids, counts) as JS numbers: none of ours comes near 2^53.
+    types: { int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
+  })
+}
+
+// Errors after which the same write may succeed later (Postgres away, slow, restarting,
+// or a transient conflict). Anything else is a bug or a poison row.
+export function isRetryable(error: unknown): boolean {
+  const e = error as { code?: string; errno?: string }
+  const code = e?.code ?? ''
+  if (/^(08|57P|53|40001|40P01|55P03|58)/.test(code)) return true
+  return ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+    'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'FLUSH_TIMEOUT'].includes(code)
+}
