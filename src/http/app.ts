@@ -10,6 +10,9 @@ import { adminRoutes } from './routes/admin'
 import { ingestRoutes } from './routes/ingest'
 import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
+import { reportRoutes } from './routes/reports'
+import { segmentRoutes } from './routes/segment'
+import { webhookRoutes } from './routes/webhooks'
 import { swagger } from './swagger'
 
 export function createApp(deps: Deps) {
@@ -19,6 +22,9 @@ export function createApp(deps: Deps) {
     .use(opsRoutes(deps))
     .use(ingestRoutes(deps))
     .use(queryRoutes(deps))
+    .use(segmentRoutes(deps))
+    .use(webhookRoutes(deps))
+    .use(reportRoutes(deps))
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   return app
 }

@@ -1,0 +1,59 @@
+// The real server as a child process (`bun src/main.ts`), for end-to-end tests:
+// SIGTERM, SIGKILL, the embedded default, real sockets.
+
+import { type Subprocess, spawn } from 'bun'
+import { join } from 'node:path'
+
+const ROOT = join(import.meta.dir, '../..')
+
+export async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = s.port
+  s.stop(true)
+  return port
+}
+
+export interface ServerProcess {
+  url: string
+  port: number
+  proc: Subprocess
+  output(): string
+  kill(signal?: NodeJS.Signals | number): Promise<number>
+}
+
+// Starts the server and waits until /health answers (or the process dies).
+export async function startServer(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<ServerProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort()
+  let output = ''
+  const proc = spawn(['bun', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdout: 'pipe', stderr: 'pipe',
+  })
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += new TextDecoder().decode(chunk)
+  }
+  void collect(proc.stdout as ReadableStream<Uint8Array>)
+  void collect(proc.stderr as ReadableStream<Uint8Array>)
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode} during start-up:\n${output}`)
+    try {
+      if ((await fetch(`${url}/health`)).ok) break
+    } catch {}
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL')
+      throw new Error(`server did not become healthy in ${timeoutMs} ms:\n${output}`)
+    }
+    await Bun.sleep(50)
+  }
+  return {
+    url, port, proc,
+    output: () => output,
+    kill: async (signal = 'SIGTERM') => {
+      proc.kill(signal)
+      return await proc.exited
+    },
+  }
+}
