@@ -29,6 +29,11 @@ async function main() {
   if (!databaseUrl) {
     const { startEmbeddedPostgres } = await import('./store/embedded')
     const embedded = await startEmbeddedPostgres({ dataDir: `${config.dataDir}/postgres`, log: msg => log('info', msg) })
+      .catch(cause => {
+        if (!/Cannot find (package|module)/.test(String(cause?.message))) throw cause
+        throw new Error('DATABASE_URL is not set and the embedded Postgres is not in this build '
+          + '(it comes with `bun run start`, not the compiled binary): set DATABASE_URL', { cause })
+      })
     databaseUrl = embedded.url
     stopEmbedded = embedded.stop
     log('info', 'no DATABASE_URL: running on the embedded Postgres (for trying Inlet out)', { dataDir: `${config.dataDir}/postgres` })
@@ -71,7 +76,19 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'))
 }
 
-main().catch(e => {
+// `inlet --healthcheck`: exit 0 when /health answers, for Docker's HEALTHCHECK in an
+// image that has no curl.
+async function healthcheck() {
+  const port = process.env.PORT || '3000'
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) })
+    process.exit(response.ok ? 0 : 1)
+  } catch {
+    process.exit(1)
+  }
+}
+
+;(process.argv.includes('--healthcheck') ? healthcheck() : main()).catch(e => {
   console.error('inlet: start-up failed:', e instanceof Error ? e.message : e)
   process.exit(1)
 })

@@ -1,11 +1,14 @@
 // Applies sql/NNN_*.sql in order, each once, in one transaction under an advisory
 // lock so that two processes starting together do not race.
 
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { Sql } from './db'
 
-const MIGRATIONS_DIR = join(import.meta.dir, '../../sql')
+// Beside the source tree when run with `bun src/main.ts`; beside the executable
+// when run as a `bun build --compile` binary (the Dockerfile puts sql/ there).
+const MIGRATIONS_DIR = [join(import.meta.dir, '../../sql'), join(dirname(process.execPath), 'sql')]
+  .find(dir => existsSync(dir)) ?? join(import.meta.dir, '../../sql')
 // Any constant; it only has to be the same in every Inlet process.
 const MIGRATION_LOCK_KEY = 0x1e7_0001
 
