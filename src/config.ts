@@ -31,6 +31,8 @@ export const limits = {
   PG_STATEMENT_TIMEOUT_MS: [10_000, 100, 3_600_000, 'reads and reports never hang a request longer than this'],
   SPILL_BYTES_MAX: [1024 * MiB, 64 * KiB, 1024 * 1024 * MiB, 'local spill file; past it writes get 503'],
   DRAIN_BATCH_ROWS_MAX: [2_000, 1, 5_000, 'rows replayed from the spill per Postgres transaction'],
+  DRAIN_COMMIT_MS_MAX: [10_000, 10, 600_000, 'a replay slower than this is abandoned (it is idempotent) and Postgres is probed before the next'],
+  PG_PROBE_INTERVAL_MS: [1_000, 10, 60_000, 'how often `select 1` checks Postgres; bounds how long recovery goes unnoticed'],
   KEY_CACHE_ENTRIES_MAX: [10_000, 1, 10_000_000, 'API keys remembered in memory'],
   KEY_CACHE_TTL_MS: [2_000, 0, 5_000, 'a revoked key stops working within this (contract: 5 s)'],
   RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],

@@ -97,6 +97,10 @@ export function createMetrics() {
     overloaded: registry.add(new Counter('inlet_overloaded_total', 'Requests refused with 503, by reason')),
     spillWrites: registry.add(new Counter('inlet_spill_written_events_total', 'Events committed to the local spill')),
     drained: registry.add(new Counter('inlet_spill_drained_events_total', 'Events replayed from the spill into Postgres')),
+    drainSeconds: registry.add(new Histogram('inlet_spill_drain_batch_seconds', 'Duration of one replay transaction from the spill', SECONDS)),
+    spillErrors: registry.add(new Counter('inlet_spill_errors_total', 'Spill writes refused, by reason (SQLITE_FULL is the bound)')),
+    spillPoison: registry.add(new Counter('inlet_spill_poison_events_total', 'Rows Postgres refused for good, kept in the spill\'s spill_poison table')),
+    postgresProbes: registry.add(new Counter('inlet_postgres_probes_total', 'Postgres health probes, by result')),
   }
 }
 

@@ -10,11 +10,14 @@ import type { Metrics } from '../metrics'
 import { Ack, type Verdict } from './ack'
 import { type Entry, EventQueue } from './queue'
 
-// Where a batch becomes durable. Returns one verdict per row, in order, or throws
-// when the batch could not be made durable at all.
+// Where a batch becomes durable. Returns one outcome per row, in order: a verdict,
+// or an InletError for a row that can never be stored (it fails only its own
+// request). Throws when the batch could not be made durable at all.
+export type RowOutcome = Verdict | InletError
+
 export interface Sink {
   readonly name: string
-  write(rows: EventRow[]): Promise<Verdict[]>
+  write(rows: EventRow[]): Promise<RowOutcome[]>
 }
 
 export class Pipeline {
@@ -64,12 +67,17 @@ export class Pipeline {
     const started = performance.now()
     try {
       const verdicts = await this.sink.write(batch.map(e => e.row))
-      for (let i = 0; i < batch.length; i++) batch[i].ack.settle(batch[i].slot, verdicts[i])
+      for (let i = 0; i < batch.length; i++) {
+        const v = verdicts[i]
+        if (v instanceof InletError) batch[i].ack.fail(v)
+        else batch[i].ack.settle(batch[i].slot, v)
+      }
       this.metrics.flushBatchEvents.observe(batch.length)
       this.metrics.flushSeconds.observe((performance.now() - started) / 1000)
     } catch (cause) {
       this.metrics.flushErrors.inc()
-      const error = new InletError('unavailable', 'events could not be made durable; retry shortly', undefined, 1, { cause })
+      const error = cause instanceof InletError ? cause
+        : new InletError('unavailable', 'events could not be made durable; retry shortly', undefined, 1, { cause })
       for (const e of batch) e.ack.fail(error)
     } finally {
       this.inFlight -= batch.length

@@ -1,0 +1,256 @@
+// The local spill: a SQLite file (WAL) in INLET_DATA_DIR where a batch is committed
+// and acknowledged when Postgres is slow or away. It owns the file, its bound
+// (SPILL_BYTES_MAX, enforced by SQLite's max_page_count so the bound and a full
+// disk are one error path), the spill order (seq), and the dead-letter table for
+// rows Postgres will never take. Every call is synchronous: a write is one SQLite
+// transaction that no other JS code can interleave with.
+
+import { Database, type Statement } from 'bun:sqlite'
+import { existsSync, mkdirSync, renameSync } from 'node:fs'
+import { join } from 'node:path'
+import { assert } from '../assert'
+import { InletError } from '../errors'
+import type { EventRow, EventType } from '../ingest/validate'
+import type { Log } from '../log'
+import type { StoredEvent } from '../store/events'
+import type { Verdict } from './ack'
+
+// A 503 for a full or failing spill tells the client to come back after this: the
+// drainer needs Postgres back before space frees up, which is seconds, not ms.
+const SPILL_RETRY_AFTER_S = 2
+
+const COLUMNS = 'project_id, id, type, name, timestamp_ms, received_at_ms, user_id, anonymous_id, session_id, properties, context, bytes'
+
+const SCHEMA = `
+  create table if not exists spill (
+    seq integer primary key autoincrement,
+    project_id integer not null, id text not null, type text not null, name text not null,
+    timestamp_ms integer not null, received_at_ms integer not null,
+    user_id text, anonymous_id text, session_id text,
+    properties text not null, context text not null, bytes integer not null
+  );
+  create unique index if not exists spill_event on spill (project_id, id);
+  create table if not exists spill_poison (
+    seq integer primary key, ${COLUMNS}, error text not null, poisoned_at_ms integer not null
+  );`
+
+export interface Spilled {
+  seq: number
+  row: EventRow
+}
+
+type Raw = Record<string, any>
+
+const toRow = (r: Raw): EventRow => ({
+  projectId: r.project_id, id: r.id, type: r.type as EventType, name: r.name,
+  timestampMs: r.timestamp_ms, receivedAtMs: r.received_at_ms,
+  userId: r.user_id, anonymousId: r.anonymous_id, sessionId: r.session_id,
+  properties: r.properties, context: r.context, bytes: r.bytes,
+})
+
+const rowParams = (r: EventRow) => [r.projectId, r.id, r.type, r.name, r.timestampMs, r.receivedAtMs,
+  r.userId, r.anonymousId, r.sessionId, r.properties, r.context, r.bytes]
+
+export class Spill {
+  pending = 0
+  // Event bytes waiting (the same measure as the queue's); the file's used bytes are in stats().
+  eventBytes = 0
+  private byProject = new Map<number, number>()
+  // Cleared by the next successful write or by the drainer freeing space.
+  private failed: string | null = null
+  private closed = false
+  private readonly insert: Statement
+  private readonly exists: Statement
+  private readonly byKey: Statement
+  private readonly oldestStmt: Statement
+
+  private constructor(private readonly db: Database, private readonly log: Log) {
+    this.insert = db.prepare(`insert or ignore into spill (${COLUMNS}) values (?,?,?,?,?,?,?,?,?,?,?,?)`)
+    this.exists = db.prepare('select 1 from spill where project_id = ? and id = ?')
+    this.byKey = db.prepare(`select ${COLUMNS} from spill where project_id = ? and id = ?`)
+    this.oldestStmt = db.prepare(`select seq, ${COLUMNS} from spill order by seq limit ?`)
+    this.resync()
+  }
+
+  // Recounts what waits, from the file. The counts are kept in memory because the
+  // list endpoint asks per request; they drift only if another process shares the
+  // data directory (a misconfiguration), and the drainer resyncs when it finds none.
+  resync(): void {
+    if (this.closed) return
+    this.byProject.clear()
+    this.pending = 0
+    this.eventBytes = 0
+    for (const r of this.db.query('select project_id, count(*) n, sum(bytes) b from spill group by project_id').all() as Raw[]) {
+      this.byProject.set(r.project_id, r.n)
+      this.pending += r.n
+      this.eventBytes += r.b
+    }
+  }
+
+  // Opens (or creates) dataDir/spill.sqlite. A file that fails the integrity check is
+  // moved aside with its WAL, never deleted: it holds acknowledged events an operator
+  // may still recover; a fresh spill takes its place so the process keeps serving.
+  static open(dataDir: string, synchronous: 'FULL' | 'NORMAL', bytesMax: number, log: Log): Spill {
+    mkdirSync(dataDir, { recursive: true })
+    const path = join(dataDir, 'spill.sqlite')
+    let db: Database | undefined
+    let problem: string | null
+    try {
+      db = Spill.connect(path, synchronous, bytesMax)
+      const check = (db.query('pragma quick_check').all() as Raw[]).map(r => r.quick_check).join('; ')
+      problem = check === 'ok' ? null : check
+    } catch (e) {
+      // Only corruption moves the file aside; anything else (permissions, a lock
+      // held elsewhere) stops start-up with the error, the file untouched.
+      const code = (e as { code?: string }).code ?? ''
+      if (!code.startsWith('SQLITE_CORRUPT') && code !== 'SQLITE_NOTADB') throw e
+      problem = (e as Error).message
+    }
+    if (problem !== null) {
+      db?.close()
+      const aside = `${path}.corrupt-${Date.now()}`
+      for (const suffix of ['', '-wal', '-shm']) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix)
+      log('error', 'the spill failed its integrity check; moved aside, starting a fresh one', { aside, problem })
+      db = Spill.connect(path, synchronous, bytesMax)
+    }
+    const spill = new Spill(db!, log)
+    if (spill.pending > 0) log('warn', 'the spill holds events from an earlier run; draining them', { pending: spill.pending })
+    return spill
+  }
+
+  private static connect(path: string, synchronous: string, bytesMax: number): Database {
+    const db = new Database(path, { create: true, strict: true })
+    db.run('pragma journal_mode = wal')
+    db.run(`pragma synchronous = ${synchronous}`)
+    // Wait for a lock rather than fail: only this process writes, but a stray reader
+    // (an operator's sqlite3 shell) must not turn into a 503.
+    db.run('pragma busy_timeout = 1000')
+    db.run(SCHEMA)
+    const pageSize = (db.query('pragma page_size').get() as Raw).page_size as number
+    db.run(`pragma max_page_count = ${Math.max(1, Math.floor(bytesMax / pageSize))}`)
+    return db
+  }
+
+  // Commits rows in one transaction and returns a verdict per row: `duplicate` when
+  // the (project, id) already waits here (or earlier in the same batch). Throws a
+  // 503 InletError when the bound is reached or the disk fails; nothing is written then.
+  write(rows: EventRow[]): Verdict[] {
+    assert(!this.closed, 'spill written after close')
+    const verdicts: Verdict[] = new Array(rows.length)
+    const added = new Map<number, number>()
+    let bytes = 0
+    try {
+      this.db.run('begin immediate')
+      for (let i = 0; i < rows.length; i++) {
+        const inserted = this.insert.run(...rowParams(rows[i])).changes === 1
+        verdicts[i] = inserted ? 'accepted' : 'duplicate'
+        if (inserted) {
+          added.set(rows[i].projectId, (added.get(rows[i].projectId) ?? 0) + 1)
+          bytes += rows[i].bytes
+        }
+      }
+      this.db.run('commit')
+    } catch (cause) {
+      try { this.db.run('rollback') } catch {} // SQLITE_FULL may have rolled back already
+      const code = (cause as { code?: string }).code ?? 'unknown'
+      this.failed = code
+      const full = code === 'SQLITE_FULL'
+      this.log(full ? 'warn' : 'error', full ? 'the spill is full' : 'the spill write failed', { code, rows: rows.length })
+      throw new InletError('unavailable', full
+        ? 'Postgres is unavailable and the local spill is full; retry shortly'
+        : 'Postgres is unavailable and the local spill cannot be written; retry shortly',
+      undefined, SPILL_RETRY_AFTER_S, { cause })
+    }
+    this.failed = null
+    for (const [project, n] of added) {
+      this.byProject.set(project, (this.byProject.get(project) ?? 0) + n)
+      this.pending += n
+    }
+    this.eventBytes += bytes
+    return verdicts
+  }
+
+  has(projectId: number, id: string): boolean {
+    return !this.closed && this.pending > 0 && this.exists.get(projectId, id) !== null
+  }
+
+  // The first `limit` rows in spill order.
+  oldest(limit: number): Spilled[] {
+    return (this.oldestStmt.all(limit) as Raw[]).map(r => ({ seq: r.seq, row: toRow(r) }))
+  }
+
+  // Deletes rows that Postgres has committed (or that went to the dead-letter table).
+  remove(batch: Spilled[]): void {
+    if (this.closed || batch.length === 0) return
+    const del = this.db.prepare('delete from spill where seq = ?')
+    this.db.transaction(() => { for (const s of batch) del.run(s.seq) })()
+    this.forget(batch)
+  }
+
+  // Moves a row Postgres refuses for good into spill_poison, so it never blocks the
+  // rows behind it and is kept (it was acknowledged) for an operator to look at.
+  poison(s: Spilled, error: string): void {
+    if (this.closed) return
+    this.db.transaction(() => {
+      this.db.prepare(`insert or replace into spill_poison (seq, ${COLUMNS}, error, poisoned_at_ms) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+        .run(s.seq, ...rowParams(s.row), error, Date.now())
+      this.db.prepare('delete from spill where seq = ?').run(s.seq)
+    })()
+    this.forget([s])
+  }
+
+  poisoned(): number {
+    return (this.db.query('select count(*) n from spill_poison').get() as Raw).n
+  }
+
+  private forget(batch: Spilled[]): void {
+    for (const { row } of batch) {
+      const left = (this.byProject.get(row.projectId) ?? 0) - 1
+      if (left > 0) this.byProject.set(row.projectId, left)
+      else this.byProject.delete(row.projectId)
+      this.pending--
+      this.eventBytes -= row.bytes
+    }
+    if (this.pending < 0 || this.eventBytes < 0) this.resync()
+    this.failed = null
+  }
+
+  get(projectId: number, id: string): StoredEvent | null {
+    if (this.closed || this.pending === 0) return null
+    const r = this.byKey.get(projectId, id) as Raw | null
+    if (!r) return null
+    return {
+      id: r.id, type: r.type, name: r.name,
+      timestamp: new Date(r.timestamp_ms).toISOString(), received_at: new Date(r.received_at_ms).toISOString(),
+      user_id: r.user_id, anonymous_id: r.anonymous_id, session_id: r.session_id,
+      properties: JSON.parse(r.properties), context: JSON.parse(r.context),
+    }
+  }
+
+  pendingFor(projectId: number): number {
+    return this.byProject.get(projectId) ?? 0
+  }
+
+  get writable(): boolean {
+    return !this.closed && this.failed === null
+  }
+
+  // Bytes of the file in use (freed pages are reused, so this is what SPILL_BYTES_MAX bounds).
+  usedBytes(): number {
+    if (this.closed) return 0
+    const pages = (this.db.query('pragma page_count').get() as Raw).page_count
+    const free = (this.db.query('pragma freelist_count').get() as Raw).freelist_count
+    const size = (this.db.query('pragma page_size').get() as Raw).page_size
+    return (pages - free) * size
+  }
+
+  stats() {
+    return { pending: this.pending, bytes: this.usedBytes(), writable: this.writable }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
+  }
+}
