@@ -22,10 +22,12 @@ export interface ServerProcess {
 }
 
 // Starts the server and waits until /health answers (or the process dies).
-export async function startServer(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string | undefined>, timeoutMs = 30_000, command = ['bun', 'src/main.ts'],
+): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort()
   let output = ''
-  const proc = spawn(['bun', 'src/main.ts'], {
+  const proc = spawn(command, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdout: 'pipe', stderr: 'pipe',

