@@ -1,6 +1,9 @@
 // In-process Inlet for HTTP tests: the real app and pipeline on this run's real
 // database, called with `app.handle(new Request(...))`.
 
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { loadConfig } from '../../src/config'
 import { createInlet, type Inlet } from '../../src/inlet'
 import { connect, type Sql } from '../../src/store/db'
@@ -23,7 +26,11 @@ export interface TestInlet extends Inlet {
 let migrated: Promise<unknown> | undefined
 
 export async function startInlet(env: Record<string, string> = {}): Promise<TestInlet> {
-  const config = loadConfig({ INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl(), ...env })
+  // Each instance has its own data dir, so its spill is its own.
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-test-'))
+  const config = loadConfig({
+    INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl(), INLET_DATA_DIR: dataDir, ...env,
+  })
   const sql = connect(databaseUrl(), config.limits, () => {})
   migrated ??= migrate(sql)
   await migrated
@@ -51,6 +58,7 @@ export async function startInlet(env: Record<string, string> = {}): Promise<Test
     stop: async () => {
       await inlet.close()
       await sql.end({ timeout: 5 })
+      if (!env.INLET_DATA_DIR) rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }
