@@ -35,6 +35,8 @@ export const limits = {
   PG_PROBE_INTERVAL_MS: [1_000, 10, 60_000, 'how often `select 1` checks Postgres; bounds how long recovery goes unnoticed'],
   KEY_CACHE_ENTRIES_MAX: [10_000, 1, 10_000_000, 'API keys remembered in memory'],
   KEY_CACHE_TTL_MS: [2_000, 0, 5_000, 'a revoked key stops working within this (contract: 5 s)'],
+  WEBHOOK_TOLERANCE_S: [300, 1, 3_600, 'a signed timestamp (Stripe t=) further than this from now is stale: bounds replay of a captured delivery'],
+  WEBHOOK_ROTATION_OVERLAP_S: [86_400, 0, 30 * 86_400, 'after a secret rotation the old secret verifies this long, so retried deliveries signed with it land'],
   RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],
   QUERY_LIMIT_MAX: [1_000, 1, 100_000, 'events per list page (API contract)'],
   REPORT_RANGE_DAYS_MAX: [92, 1, 3660, 'widest from..to a report may cover'],

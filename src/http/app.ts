@@ -12,6 +12,7 @@ import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
+import { webhookAdminRoutes } from './routes/webhook-admin'
 import { webhookRoutes } from './routes/webhooks'
 import { swagger } from './swagger'
 
@@ -26,6 +27,7 @@ export function createApp(deps: Deps) {
     .use(webhookRoutes(deps))
     .use(reportRoutes(deps))
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
+  if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
   return app
 }
 

@@ -8,6 +8,12 @@ import { InletError } from '../errors'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+// The client closed the connection (or Bun's timeout did) before the body was
+// complete: a client error, not a server one, even if nobody is left to read it.
+const cutShort = (cause: unknown): never => {
+  throw new InletError('malformed_json', 'the body ended before it was complete', undefined, undefined, { cause })
+}
+
 const tooLarge = (limit: number) =>
   new InletError('payload_too_large', `request body is over BODY_BYTES_MAX (${limit} bytes)`)
 
@@ -16,7 +22,7 @@ async function readCapped(request: Request, limit: number): Promise<Uint8Array> 
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit)
   if (!request.body) return new Uint8Array(0)
   if (declared !== null) {
-    const bytes = new Uint8Array(await request.arrayBuffer())
+    const bytes = new Uint8Array(await request.arrayBuffer().catch(cutShort))
     if (bytes.byteLength > limit) throw tooLarge(limit)
     return bytes
   }
@@ -25,7 +31,7 @@ async function readCapped(request: Request, limit: number): Promise<Uint8Array> 
   let total = 0
   const reader = request.body.getReader()
   for (;;) {
-    const { done, value } = await reader.read()
+    const { done, value } = await reader.read().catch(cutShort)
     if (done) break
     total += value.byteLength
     if (total > limit) {
@@ -51,13 +57,23 @@ export interface RawBody {
   value: unknown
 }
 
-export async function readJson(request: Request, limit: number): Promise<RawBody> {
-  let bytes = await readCapped(request, limit)
+// The body as bytes, gzip decoded, under the limit, not parsed: webhook signatures
+// are checked over exactly these bytes before anything reads them as JSON.
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const bytes = await readCapped(request, limit)
   const encoding = request.headers.get('content-encoding')?.trim().toLowerCase()
-  if (encoding === 'gzip' || encoding === 'x-gzip') bytes = gunzip(bytes, limit)
-  else if (encoding && encoding !== 'identity') {
+  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzip(bytes, limit)
+  if (encoding && encoding !== 'identity') {
     throw new InletError('malformed_json', `Content-Encoding ${JSON.stringify(encoding)} is not supported; use gzip or none`)
   }
+  return bytes
+}
+
+export async function readJson(request: Request, limit: number): Promise<RawBody> {
+  return parseJson(await readBody(request, limit))
+}
+
+export function parseJson(bytes: Uint8Array): RawBody {
   let text: string
   try {
     text = utf8.decode(bytes)

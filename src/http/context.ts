@@ -46,7 +46,14 @@ type SetHeaders = { headers: Record<string, string | number> }
 // RateLimit headers are set here, so every authenticated response carries them.
 export async function authenticate(deps: Deps, request: Request, set: SetHeaders, key?: string | null): Promise<KeyOwner> {
   const owner = await deps.keys.resolve(key ?? keyFromHeaders(request.headers))
-  const d = deps.limiter.take(owner.projectId, owner.rpm)
+  spendRequest(deps, set, owner.projectId, owner.rpm)
+  return owner
+}
+
+// Spends one request from the project's bucket (also for callers that hold no API
+// key, like webhook senders) and sets the RateLimit headers; 429 when it is empty.
+export function spendRequest(deps: Deps, set: SetHeaders, projectId: number, rpm: number): void {
+  const d = deps.limiter.take(projectId, rpm)
   set.headers['ratelimit-limit'] = d.limit
   set.headers['ratelimit-remaining'] = d.remaining
   set.headers['ratelimit-reset'] = d.resetS
@@ -54,7 +61,6 @@ export async function authenticate(deps: Deps, request: Request, set: SetHeaders
     deps.metrics.rateLimited.inc()
     throw new InletError('rate_limited', `the project's limit of ${d.limit} requests per minute is spent`, undefined, d.retryAfterS)
   }
-  return owner
 }
 
 // The clock error of the client: received_at - sent_at, from the body's sent_at

@@ -23,7 +23,7 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 const KEY_SECRET_CHARS = 32
 const KEY_PREFIX_CHARS = 10
 
-function base62(chars: number): string {
+export function base62(chars: number): string {
   // Rejection sampling keeps every character uniform (248 = 4 * 62).
   let out = ''
   while (out.length < chars) {
