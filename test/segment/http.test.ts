@@ -7,8 +7,8 @@ import { gzipSync } from 'node:zlib'
 import { startInlet, type TestInlet } from '../support/inlet'
 
 let inlet: TestInlet
-beforeAll(async () => { inlet = await startInlet({ BATCH_EVENTS_MAX: '3', EVENT_BYTES_MAX: String(64 * 1024) }) })
-afterAll(async () => { await inlet.stop() })
+beforeAll(async () => { inlet = await startInlet({ BATCH_EVENTS_MAX: '3', EVENT_BYTES_MAX: String(64 * 1024) }) }, 30_000)
+afterAll(async () => { await inlet.stop() }, 30_000)
 
 const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` })
 const rows = (projectId: number) => inlet.sql`

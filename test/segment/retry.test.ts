@@ -23,8 +23,8 @@ beforeAll(async () => {
     FLUSHERS: '1', QUEUE_EVENTS_MAX: String(QUEUE), BATCH_EVENTS_MAX: String(QUEUE),
     FLUSH_COMMIT_MS_MAX: '600000', PG_STATEMENT_TIMEOUT_MS: '3600000',
   })
-})
-afterAll(async () => { await inlet?.stop() })
+}, TEST_MS)
+afterAll(async () => { await inlet?.stop() }, TEST_MS)
 
 // Fills Inlet's buffer behind a flush that waits on a table lock. Returns the
 // release: it drops the lock and checks that the fillers were then acknowledged.

@@ -9,8 +9,10 @@ import { Analytics } from '@segment/analytics-node'
 import { type SegmentServer, startSegmentServer, type StoredRow } from './harness'
 
 let inlet: SegmentServer
-beforeAll(async () => { inlet = await startSegmentServer() })
-afterAll(async () => { await inlet?.stop() })
+// A real server and SDK round trips: generous bounds for a busy machine.
+const TEST_MS = 60_000
+beforeAll(async () => { inlet = await startSegmentServer() }, TEST_MS)
+afterAll(async () => { await inlet?.stop() }, TEST_MS)
 
 const byType = (rows: StoredRow[]) => Object.fromEntries(rows.map(r => [r.type, r]))
 
@@ -54,7 +56,7 @@ test('the Segment Node SDK delivers track, identify, page, screen, group and ali
   expect(t.group.properties).toEqual({ name: 'Acme', groupId: 'org-7' })
   expect(t.alias).toMatchObject({ name: '$alias', user_id: 'u1' })
   expect(t.alias.properties).toEqual({ previousId: 'anon-1' })
-})
+}, TEST_MS)
 
 // Wraps an SDK call's completion callback in a promise.
 function delivered(call: (done: (err?: unknown) => void) => void): Promise<unknown> {
@@ -93,7 +95,7 @@ test('the RudderStack Node SDK, gzip on, delivers all six calls, each stored onc
   expect(t.screen).toMatchObject({ name: '$screen', anonymous_id: 'anon-1', properties: { variant: 'b', name: 'Home' } })
   expect(t.group).toMatchObject({ name: '$group', user_id: 'u1', properties: { name: 'Acme', groupId: 'org-7' } })
   expect(t.alias).toMatchObject({ name: '$alias', user_id: 'u1', properties: { previousId: 'anon-1' } })
-})
+}, TEST_MS)
 
 test('a text/plain body with the write key inside, as analytics.js posts it to /v1/t, is stored', async () => {
   const { id, api_key } = await inlet.project()
@@ -115,7 +117,7 @@ test('a text/plain body with the write key inside, as analytics.js posts it to /
     anonymous_id: 'b1e7c0de-0000-4000-8000-000000000001', properties: { plan: 'free' },
     context: { page: { path: '/signup' }, userAgent: 'Mozilla/5.0' },
   })
-})
+}, TEST_MS)
 
 test('a batch with writeKey in the body and no Authorization header is stored; a wrong writeKey is 401', async () => {
   const { id, api_key } = await inlet.project()
@@ -133,7 +135,7 @@ test('a batch with writeKey in the body and no Authorization header is stored; a
   expect(denied.status).toBe(401)
   expect(await denied.json()).toMatchObject({ error: { code: 'unauthorized' } })
   expect((await inlet.rows(id)).map(r => [r.id, r.type, r.name])).toEqual([['wk-1', 'identify', '$identify'], ['wk-2', 'track', 'Clicked']])
-})
+}, TEST_MS)
 
 test('analytics.js batching posts to /v1/b with the write key in a text/plain body; its events are stored', async () => {
   const { id, api_key } = await inlet.project()
@@ -148,4 +150,4 @@ test('analytics.js batching posts to /v1/b with the write key in a text/plain bo
   expect(r.status).toBe(200)
   expect(await r.json()).toMatchObject({ success: true, accepted: 2 })
   expect((await inlet.rows(id)).map(r => [r.id, r.name, r.anonymous_id])).toEqual([['ajs-b-1', '$page', 'a-1'], ['ajs-b-2', 'Viewed', 'a-1']])
-})
+}, TEST_MS)
