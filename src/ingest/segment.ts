@@ -35,9 +35,14 @@ interface Origins {
   properties: (key: string | undefined) => string
 }
 
-type Mapped =
-  | { ok: true; type: SegmentType; event: Message; origins: Origins }
-  | { ok: false; errors: ErrorDetail[] }
+// The event, and what is wrong with the message that validation cannot see
+// (an unknown type, a missing groupId); `type` is null when the message has none.
+interface Mapped {
+  type: SegmentType | null
+  event: Message
+  origins: Origins
+  errors: ErrorDetail[]
+}
 
 // Segment ids may be numbers (its SDKs historically accepted them); Inlet stores text.
 // An empty string is treated as absent, as Segment does.
@@ -84,9 +89,8 @@ function skewOf(m: Message, req: RequestContext, skewMsMax: number): number {
 // One Segment message → Inlet's event shape. `fixed` is the type a single-call
 // route implies (/v1/track); in a batch each message names its own `type`.
 export function mapMessage(
-  raw: unknown, fixed: SegmentType | null, req: RequestContext, limits: Limits, batchContext: Message = {},
+  raw: Message, fixed: SegmentType | null, req: RequestContext, limits: Limits, batchContext: Message = {},
 ): Mapped {
-  if (!isObject(raw)) return { ok: false, errors: [{ path: '', message: `must be an object, got ${jsonType(raw)}` }] }
   const errors: ErrorDetail[] = []
   const type = fixed ?? messageType(errors, raw)
   const properties = bag(errors, raw, 'properties')
@@ -104,9 +108,8 @@ export function mapMessage(
     if (raw.category !== undefined && raw.category !== null && properties.category === undefined) extra.category = raw.category
   } else if (type === 'group') extra.groupId = id(errors, raw, 'groupId', true)
   else if (type === 'alias') extra.previousId = id(errors, raw, 'previousId', true)
-  if (errors.length > 0 || type === null) return { ok: false, errors }
-
-  event.name = type === 'track' ? raw.event : `$${type}`
+  // An unknown type is reported as /type already; its placeholder name keeps it from being reported twice.
+  event.name = type === 'track' ? raw.event : `$${type ?? 'unknown'}`
   event.properties = { ...properties, ...traits, ...extra }
   const timestampKey = raw.timestamp !== undefined && raw.timestamp !== null ? 'timestamp' : 'originalTimestamp'
   const timestamp = raw[timestampKey]
@@ -120,7 +123,7 @@ export function mapMessage(
     timestamp: `/${timestampKey}`,
     properties: key => (key !== undefined && key in traits && !(key in extra) ? '/traits' : '/properties'),
   }
-  return { ok: true, type, event, origins }
+  return { type, event, origins, errors }
 }
 
 const RENAMES: Record<string, string> = { '/id': '/messageId', '/user_id': '/userId', '/anonymous_id': '/anonymousId' }
@@ -141,11 +144,13 @@ function rename(path: string, origins: Origins): string {
 export function segmentRow(
   raw: unknown, index: number, fixed: SegmentType | null, req: RequestContext, limits: Limits, batchContext?: Message,
 ): Validated {
+  if (!isObject(raw)) return { ok: false, errors: [{ path: '', message: `must be an object, got ${jsonType(raw)}` }] }
   const m = mapMessage(raw, fixed, req, limits, batchContext)
-  if (!m.ok) return m
-  const v = validateEvent(m.event, index, m.type as EventType, { ...req, skewMs: 0 }, limits)
-  if (v.ok) return v
-  return { ...v, errors: v.errors.map(e => ({ path: rename(e.path, m.origins), message: e.message })) }
+  const v = validateEvent(m.event, index, (m.type ?? 'track') as EventType, { ...req, skewMs: 0 }, limits)
+  if (v.ok && m.errors.length === 0) return v
+  const invalid = v.ok ? [] : v.errors.map(e => ({ path: rename(e.path, m.origins), message: e.message }))
+  // Every problem at once, in Segment's field names; tooLarge only when size is the sole problem.
+  return { ok: false, errors: [...m.errors, ...invalid], tooLarge: !v.ok && v.tooLarge && m.errors.length === 0 }
 }
 
 // A batch's messages → rows, each validated on its own (batch.ts's `outcome` merges the verdicts).

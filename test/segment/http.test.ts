@@ -42,11 +42,18 @@ test('a batch whose every message is invalid still answers 200, because Segment 
   const p = await inlet.project()
   const r = await inlet.request('POST', '/v1/batch', {
     key: p.api_key,
-    body: { batch: [{ type: 'launch', userId: 'u1' }, { type: 'track', event: 'x', userId: { id: 1 } }, 'nope'] },
+    body: { batch: [
+      { type: 'launch', userId: { id: 1 } },
+      'nope',
+      { type: 'alias', userId: 'u1', traits: 7, timestamp: 'soon' },
+    ] },
   })
   expect(r.status).toBe(200)
   expect(r.body).toMatchObject({ success: true, accepted: 0, rejected: 3 })
-  expect(r.body.results.map((x: any) => x.errors[0].path)).toEqual(['/type', '/userId', ''])
+  // Every problem of a message at once, named as the client named it.
+  expect(r.body.results.map((x: any) => x.errors.map((e: any) => e.path))).toEqual([
+    ['/type', '/userId'], [''], ['/traits', '/previousId', '/timestamp'],
+  ])
   expect(await count(p.id)).toBe(0)
 })
 
