@@ -121,7 +121,8 @@ export function mapMessage(
   const origins: Origins = {
     name: type === 'track' ? '/event' : '/type',
     timestamp: `/${timestampKey}`,
-    properties: key => (key !== undefined && key in traits && !(key in extra) ? '/traits' : '/properties'),
+    // A key copied from the message's top level (name, groupId, …) is named as itself.
+    properties: key => (key === undefined ? '/properties' : key in extra ? '' : key in traits ? '/traits' : '/properties'),
   }
   return { type, event, origins, errors }
 }

@@ -68,6 +68,9 @@ test('a single track call with an invalid message answers 422 naming Segment\'s 
   const traits = await inlet.request('POST', '/v1/identify', { key: p.api_key, body: { userId: 'u1', traits: { bad: 'a\u0000' } } })
   expect(traits.status).toBe(422)
   expect(traits.body.error.details).toEqual([{ path: '/traits/bad', message: 'must not contain NUL (\\u0000) characters' }])
+  const page = await inlet.request('POST', '/v1/page', { key: p.api_key, body: { userId: 'u1', name: 'a\u0000', properties: { path: '/' } } })
+  expect(page.status).toBe(422)
+  expect(page.body.error.details).toEqual([{ path: '/name', message: 'must not contain NUL (\\u0000) characters' }])
   expect(await count(p.id)).toBe(0)
 })
 
