@@ -1,6 +1,7 @@
 // Event writes and reads in Postgres. The write is one statement (one implicit
 // transaction): insert the batch from arrays with unnest, skip ids already stored,
-// and upsert the per-minute counts of exactly the rows that went in.
+// and upsert the rollups (per-minute and per-hour counts, users per day) of exactly
+// the rows that went in.
 
 import type { EventRow } from '../ingest/validate'
 import type { Verdict } from '../pipeline/ack'
@@ -66,12 +67,26 @@ async function insertUnique(sql: Sql, rows: EventRow[]): Promise<Set<string>> {
                   ${u}::text[], ${a}::text[], ${s}::text[], ${pr}::text[], ${c}::text[])
            as t(p, i, ty, nm, ts, ra, u, a, s, pr, c)
       on conflict (project_id, id) do nothing
-      returning project_id, id, name, "timestamp"
+      returning project_id, id, name, "timestamp", coalesce(user_id, anonymous_id) as user_key
     ), counted as (
       insert into event_counts_minute (project_id, name, bucket, events)
       select project_id, name, date_trunc('minute', "timestamp"), count(*) from ins
       group by 1, 2, 3 order by 1, 2, 3
       on conflict (project_id, bucket, name) do update set events = event_counts_minute.events + excluded.events
+    ), counted_hour as (
+      insert into event_counts_hour (project_id, name, bucket, events)
+      select project_id, name, date_trunc('hour', "timestamp", 'UTC'), count(*) from ins
+      group by 1, 2, 3 order by 1, 2, 3
+      on conflict (project_id, bucket, name) do update set events = event_counts_hour.events + excluded.events
+    ), users_day as (
+      -- Reports (sql/003_reports.sql): who was seen on which UTC day, per name and
+      -- under '' for any name. Sorted so concurrent flushers take keys in one order.
+      insert into event_users_day (project_id, name, day, user_key)
+      select distinct project_id, n, ("timestamp" at time zone 'UTC')::date, user_key
+      from ins, lateral (values (name), ('')) as v(n)
+      where user_key is not null
+      order by 1, 2, 3, 4
+      on conflict do nothing
     )
     select project_id, id from ins`
   const inserted = new Set<string>()

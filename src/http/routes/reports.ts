@@ -1,8 +1,193 @@
-// Placeholder: filled by its issue. Exports the route family the app mounts.
+// GET /v1/reports/{counts,funnel,retention}: parameters parsed and held to their
+// bounds (REPORT_* settings; past one, a 422 that names it), then answered from a
+// small per-project result cache or from Postgres (src/store/reports.ts).
 
-import { Elysia } from 'elysia'
-import type { Deps } from '../context'
+import { Elysia, t } from 'elysia'
+import { InletError } from '../../errors'
+import { parseTime } from '../../ingest/validate'
+import {
+  ceilTo, countsReport, floorTo, funnelReport, INTERVAL_MS, retentionReport,
+  type CountsInterval, type RetentionInterval,
+} from '../../store/reports'
+import { authenticate, type Deps } from '../context'
+import { doc } from '../schemas'
 
-export function reportRoutes(_deps: Deps) {
+const DEFAULT_RANGE_MS = 7 * 86_400_000
+const DEFAULT_WITHIN_S = 86_400
+const DEFAULT_PERIODS = 8
+
+const invalid = (path: string, message: string) =>
+  new InletError('validation_failed', `query parameter ${path.slice(1)} is invalid: ${message}`, [{ path, message }])
+
+function time(value: string | undefined, path: string): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const ms = parseTime(/^\d+$/.test(value) ? Number(value) : value)
+  if (Number.isNaN(ms)) throw invalid(path, 'must be an ISO-8601 time with a zone, or epoch milliseconds')
+  return ms
+}
+
+function integer(value: string | undefined, path: string, fallback: number, min: number, max: number, bound: string): number {
+  if (value === undefined || value === '') return fallback
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < min || n > max) throw invalid(path, `must be an integer from ${min} to ${max} (${bound})`)
+  return n
+}
+
+function oneOf<T extends string>(value: string | undefined, path: string, fallback: T, allowed: readonly T[]): T {
+  if (value === undefined || value === '') return fallback
+  if (!allowed.includes(value as T)) throw invalid(path, `must be one of ${allowed.join(', ')}`)
+  return value as T
+}
+
+function eventName(deps: Deps, value: string, path: string): string {
+  const max = deps.config.limits.NAME_CHARS_MAX
+  if (value.length < 1 || value.length > max) throw invalid(path, `must be an event name of 1 to ${max} characters`)
+  return value
+}
+
+// from/to as asked, or the last 7 days ending at `now` (itself rounded up to
+// `roundMs`, so a default range is the same cache key for that long), held to
+// REPORT_RANGE_DAYS_MAX. A defaulted `from` is clamped to `spanMsMax` instead of failing.
+function range(deps: Deps, q: { from?: string; to?: string }, roundMs: number, spanMsMax = Infinity) {
+  const given = { from: time(q.from, '/from'), to: time(q.to, '/to') }
+  const toMs = given.to ?? Math.ceil(Date.now() / roundMs) * roundMs
+  const fromMs = given.from ?? toMs - Math.min(DEFAULT_RANGE_MS, spanMsMax)
+  if (fromMs >= toMs) throw invalid('/from', 'must be before to')
+  const days = deps.config.limits.REPORT_RANGE_DAYS_MAX
+  if (toMs - fromMs > days * 86_400_000) {
+    throw invalid('/from', `from..to spans ${((toMs - fromMs) / 86_400_000).toFixed(2)} days; REPORT_RANGE_DAYS_MAX is ${days}`)
+  }
+  return { fromMs, toMs }
+}
+
+// Results by project and normalised parameters, for REPORT_CACHE_TTL_MS. The
+// pending promise is cached too, so a burst of identical requests runs one query.
+class ReportCache {
+  private readonly entries = new Map<string, { projectId: number; expiresMs: number; value: Promise<unknown> }>()
+  constructor(private readonly entriesMax: number, private readonly ttlMs: number) {}
+
+  get<T>(projectId: number, key: string, compute: () => Promise<T>): { value: Promise<T>; hit: boolean } {
+    const k = `${projectId}\u0001${key}`
+    const now = Date.now()
+    const found = this.entries.get(k)
+    if (found && found.expiresMs > now && found.projectId === projectId) return { value: found.value as Promise<T>, hit: true }
+    const value = compute()
+    if (this.entriesMax === 0 || this.ttlMs === 0) return { value, hit: false }
+    this.entries.delete(k)
+    while (this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!)
+    const entry = { projectId, expiresMs: now + this.ttlMs, value: value as Promise<unknown> }
+    this.entries.set(k, entry)
+    // A failure is not remembered: the next request tries again.
+    value.catch(() => { if (this.entries.get(k) === entry) this.entries.delete(k) })
+    return { value, hit: false }
+  }
+}
+
+const Time = t.String({ description: 'ISO-8601 with a zone, or epoch milliseconds' })
+const RangeQuery = {
+  from: t.Optional(t.String({ description: 'inclusive; default: to minus 7 days' })),
+  to: t.Optional(t.String({ description: 'exclusive; default: now' })),
+}
+const CountsOut = t.Object({
+  series: t.Array(t.Object({ bucket: Time, events: t.Integer(), users: t.Integer() })),
+}, { title: 'CountsReport' })
+const FunnelOut = t.Object({
+  steps: t.Array(t.Object({ name: t.String(), users: t.Integer(), conversion: t.Number({ description: 'users / users of step 1' }) })),
+}, { title: 'FunnelReport' })
+const RetentionOut = t.Object({
+  cohorts: t.Array(t.Object({ cohort: Time, users: t.Integer(), retained: t.Array(t.Integer()) })),
+}, { title: 'RetentionReport' })
+
+export function reportRoutes(deps: Deps) {
+  const l = deps.config.limits
+  const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
+  const cache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS)
+  const answer = async <T>(set: { headers: Record<string, string | number> }, projectId: number, key: unknown[], compute: () => Promise<T>) => {
+    const { value, hit } = cache.get(projectId, JSON.stringify(key), compute)
+    set.headers['x-inlet-report-cache'] = hit ? 'hit' : 'miss'
+    return value
+  }
   return new Elysia()
+    .get('/v1/reports/counts', async ({ request, query, set }) => {
+      const owner = await authenticate(deps, request, set)
+      const interval = oneOf<CountsInterval>(query.interval, '/interval', 'day', ['minute', 'hour', 'day'])
+      const size = INTERVAL_MS[interval]
+      const r = range(deps, query, size, l.REPORT_BUCKETS_MAX * size)
+      const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
+      const buckets = (toMs - fromMs) / size
+      if (buckets > l.REPORT_BUCKETS_MAX) {
+        throw invalid('/interval', `from..to holds ${buckets} ${interval} buckets; REPORT_BUCKETS_MAX is ${l.REPORT_BUCKETS_MAX}`)
+      }
+      const name = query.name ? eventName(deps, query.name, '/name') : undefined
+      const series = await answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
+        () => countsReport(deps.sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs))
+      return { series }
+    }, {
+      query: t.Object({
+        interval: t.Optional(t.Union([t.Literal('minute'), t.Literal('hour'), t.Literal('day')], { default: 'day' })),
+        name: t.Optional(t.String({ description: 'count only events of this name' })),
+        ...RangeQuery,
+      }),
+      detail: doc({
+        tag: 'reports', summary: 'Events and distinct users per minute, hour or day', ok: CountsOut, errors: [401, 422, 429, 503],
+        description: 'Buckets are whole UTC minutes, hours or days: from is rounded down and to up to the interval, ' +
+          'and every bucket of the range is listed, empty ones with zeros. Events are placed by their (skew-corrected) ' +
+          '`timestamp`; a user is `user_id`, else `anonymous_id`. Limits: REPORT_RANGE_DAYS_MAX, REPORT_BUCKETS_MAX.',
+      }),
+    })
+    .get('/v1/reports/funnel', async ({ request, query, set }) => {
+      const owner = await authenticate(deps, request, set)
+      const steps = (query.steps ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+      if (steps.length < 1 || steps.length > l.REPORT_STEPS_MAX) {
+        throw invalid('/steps', `must list 1 to ${l.REPORT_STEPS_MAX} event names separated by commas, got ${steps.length} (REPORT_STEPS_MAX)`)
+      }
+      steps.forEach(s => eventName(deps, s, '/steps'))
+      if (new Set(steps).size !== steps.length) throw invalid('/steps', 'must not repeat an event name')
+      const withinS = integer(query.within, '/within', DEFAULT_WITHIN_S, 1, l.REPORT_RANGE_DAYS_MAX * 86_400, 'seconds, at most REPORT_RANGE_DAYS_MAX')
+      const { fromMs, toMs } = range(deps, query, INTERVAL_MS.minute)
+      const result = await answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
+        () => funnelReport(deps.sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs))
+      return { steps: result }
+    }, {
+      query: t.Object({
+        steps: t.String({ description: 'event names in order, separated by commas, e.g. PageView,AddToCart,Purchase' }),
+        within: t.Optional(t.String({ description: 'seconds from the first step in which every later step must happen; default 86400' })),
+        ...RangeQuery,
+      }),
+      detail: doc({
+        tag: 'reports', summary: 'Users who did each step in order, within a window of the first', ok: FunnelOut, errors: [401, 422, 429, 503],
+        description: 'A user enters at their first step-1 event in [from, to); each later step counts when an event of ' +
+          'that name follows the previous step at most `within` seconds after the entry. A default `to` is now, ' +
+          'rounded up to the minute. Limits: REPORT_STEPS_MAX, REPORT_RANGE_DAYS_MAX.',
+      }),
+    })
+    .get('/v1/reports/retention', async ({ request, query, set }) => {
+      const owner = await authenticate(deps, request, set)
+      if (!query.cohort_event) throw invalid('/cohort_event', 'required: the event that puts a user in a cohort')
+      const cohortEvent = eventName(deps, query.cohort_event, '/cohort_event')
+      const ret = query.return_event || 'any'
+      const returnEvent = ret === 'any' ? null : eventName(deps, ret, '/return_event')
+      const interval = oneOf<RetentionInterval>(query.interval, '/interval', 'day', ['day', 'week'])
+      const periods = integer(query.periods, '/periods', DEFAULT_PERIODS, 1, l.REPORT_PERIODS_MAX, 'REPORT_PERIODS_MAX')
+      const r = range(deps, query, INTERVAL_MS.day)
+      const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
+      const cohorts = await answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
+        () => retentionReport(deps.sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs))
+      return { cohorts }
+    }, {
+      query: t.Object({
+        cohort_event: t.String({ description: 'a user joins the cohort of the period of their first such event in [from, to)' }),
+        return_event: t.Optional(t.String({ description: '`any` (default) or an event name' })),
+        interval: t.Optional(t.Union([t.Literal('day'), t.Literal('week')], { default: 'day' })),
+        periods: t.Optional(t.String({ description: 'length of each cohort\'s `retained`; default 8' })),
+        ...RangeQuery,
+      }),
+      detail: doc({
+        tag: 'reports', summary: 'Cohorts by first event, and how many came back in each later period', ok: RetentionOut,
+        errors: [401, 422, 429, 503],
+        description: 'Periods are whole UTC days or weeks (Monday first): from is rounded down and to up. `retained[k]` ' +
+          'counts the cohort\'s users who did `return_event` in the k-th period after the cohort\'s own (`retained[0]`), ' +
+          'also past `to`. Limits: REPORT_PERIODS_MAX, REPORT_RANGE_DAYS_MAX.',
+      }),
+    })
 }
