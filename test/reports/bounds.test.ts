@@ -1,0 +1,152 @@
+// Report bounds on both sides (range, buckets, steps, periods), the statement
+// timeout (a 503, never a hung request), and the per-project result cache.
+
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { startInlet, type TestInlet } from '../support/inlet'
+
+const DAY = 86_400_000
+const T0 = Date.UTC(2026, 10, 2) // a Monday
+const iso = (ms: number) => new Date(ms).toISOString()
+
+let inlet: TestInlet
+let p: { id: number; api_key: string }
+const get = (path: string, key = p.api_key) => inlet.request('GET', path, { key })
+
+beforeAll(async () => {
+  inlet = await startInlet({
+    REPORT_RANGE_DAYS_MAX: '3', REPORT_BUCKETS_MAX: '100', REPORT_STEPS_MAX: '3', REPORT_PERIODS_MAX: '4',
+    REPORT_CACHE_TTL_MS: '600000',
+  })
+  p = await inlet.project()
+})
+afterAll(() => inlet.stop())
+
+function expect422(r: { status: number; body: any }, path: string, bound: string) {
+  expect(r.status).toBe(422)
+  expect(r.body.error.code).toBe('validation_failed')
+  expect(r.body.error.details[0].path).toBe(path)
+  expect(r.body.error.message).toContain(bound)
+}
+
+describe('bounds', () => {
+  test('a range of exactly REPORT_RANGE_DAYS_MAX days is answered', async () => {
+    const r = await get(`/v1/reports/counts?interval=day&from=${iso(T0)}&to=${iso(T0 + 3 * DAY)}`)
+    expect(r.status).toBe(200)
+    expect(r.body.series.length).toBe(3)
+  })
+
+  test('a range one millisecond over REPORT_RANGE_DAYS_MAX gets a 422 that names the bound, on every report', async () => {
+    const range = `from=${iso(T0)}&to=${iso(T0 + 3 * DAY + 1)}`
+    expect422(await get(`/v1/reports/counts?interval=day&${range}`), '/from', 'REPORT_RANGE_DAYS_MAX')
+    expect422(await get(`/v1/reports/funnel?steps=A,B&${range}`), '/from', 'REPORT_RANGE_DAYS_MAX')
+    expect422(await get(`/v1/reports/retention?cohort_event=A&${range}`), '/from', 'REPORT_RANGE_DAYS_MAX')
+  })
+
+  test('exactly REPORT_BUCKETS_MAX buckets are answered, one more gets a 422 that names the bound', async () => {
+    const ok = await get(`/v1/reports/counts?interval=minute&from=${iso(T0)}&to=${iso(T0 + 100 * 60_000)}`)
+    expect(ok.status).toBe(200)
+    expect(ok.body.series.length).toBe(100)
+    // 100 minutes and one millisecond cover 101 whole minutes.
+    expect422(await get(`/v1/reports/counts?interval=minute&from=${iso(T0)}&to=${iso(T0 + 100 * 60_000 + 1)}`), '/interval', 'REPORT_BUCKETS_MAX')
+  })
+
+  test('a defaulted range is shortened to REPORT_BUCKETS_MAX buckets instead of failing', async () => {
+    const r = await get('/v1/reports/counts?interval=minute')
+    expect(r.status).toBe(200)
+    expect(r.body.series.length).toBe(100)
+  })
+
+  test('the default range is the last 7 days, within REPORT_RANGE_DAYS_MAX or not', async () => {
+    const wide = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0' })
+    try {
+      const r = await wide.request('GET', '/v1/reports/counts?interval=day', { key: (await wide.project()).api_key })
+      expect(r.status).toBe(200)
+      expect(r.body.series.length).toBe(7)
+      expect(Date.parse(r.body.series[6].bucket)).toBe(Math.floor(Date.now() / DAY) * DAY)
+    } finally { await wide.stop() }
+    expect422(await get('/v1/reports/funnel?steps=A,B'), '/from', 'REPORT_RANGE_DAYS_MAX')
+  })
+
+  test('REPORT_STEPS_MAX steps are answered, one more gets a 422 that names the bound', async () => {
+    expect((await get(`/v1/reports/funnel?steps=A,B,C&from=${T0}&to=${T0 + DAY}`)).status).toBe(200)
+    expect422(await get(`/v1/reports/funnel?steps=A,B,C,D&from=${T0}&to=${T0 + DAY}`), '/steps', 'REPORT_STEPS_MAX')
+    expect422(await get(`/v1/reports/funnel?steps=A,B,A&from=${T0}&to=${T0 + DAY}`), '/steps', 'repeat')
+  })
+
+  test('REPORT_PERIODS_MAX periods are answered, one more gets a 422 that names the bound', async () => {
+    const ok = await get(`/v1/reports/retention?cohort_event=A&periods=4&from=${T0}&to=${T0 + DAY}`)
+    expect(ok.status).toBe(200)
+    expect(ok.body.cohorts).toEqual([{ cohort: iso(T0), users: 0, retained: [0, 0, 0, 0] }])
+    expect422(await get(`/v1/reports/retention?cohort_event=A&periods=5&from=${T0}&to=${T0 + DAY}`), '/periods', 'REPORT_PERIODS_MAX')
+  })
+
+  test('from must be before to, and times must parse', async () => {
+    expect422(await get(`/v1/reports/counts?from=${T0}&to=${T0}`), '/from', 'before')
+    expect422(await get('/v1/reports/counts?from=yesterday'), '/from', 'ISO-8601')
+    expect422(await get(`/v1/reports/funnel?steps=A,B&within=0&from=${T0}&to=${T0 + DAY}`), '/within', 'within')
+  })
+
+  test('reports need a key of the project', async () => {
+    const r = await inlet.request('GET', '/v1/reports/counts')
+    expect(r.status).toBe(401)
+    expect(r.body.error.code).toBe('unauthorized')
+  })
+})
+
+test('a report that outlives PG_STATEMENT_TIMEOUT_MS is stopped and answered 503 unavailable', async () => {
+  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '200', REPORT_CACHE_ENTRIES_MAX: '0' })
+  const q = await slow.project()
+  // Another session holds the rollup table, so the report's read waits past its timeout.
+  let release!: () => void
+  const held = new Promise<void>(r => { release = r })
+  let locked!: () => void
+  const isLocked = new Promise<void>(r => { locked = r })
+  const holder = slow.sql.begin(async tx => {
+    await tx`lock table event_counts_hour in access exclusive mode`
+    locked()
+    await held
+  })
+  try {
+    await isLocked
+    const r = await slow.request('GET', `/v1/reports/counts?interval=day&from=${T0}&to=${T0 + DAY}`, { key: q.api_key })
+    expect(r.status).toBe(503)
+    expect(r.body.error.code).toBe('unavailable')
+    expect(r.body.error.message).toContain('PG_STATEMENT_TIMEOUT_MS (200 ms)')
+    expect(r.headers.get('retry-after')).toBe('1')
+  } finally {
+    release()
+    await holder
+    await slow.stop()
+  }
+})
+
+describe('result cache', () => {
+  const path = `/v1/reports/counts?interval=day&from=${iso(T0)}&to=${iso(T0 + 2 * DAY)}`
+  const event = (id: string) => ({ id, name: 'Open', timestamp: iso(T0 + 3600_000), user_id: 'u1' })
+
+  test('a repeated report is served from the cache, and never to another project', async () => {
+    const mine = await inlet.project(), theirs = await inlet.project()
+    expect((await inlet.request('POST', '/v1/events', { key: mine.api_key, body: event('c1') })).status).toBe(200)
+    const first = await get(path, mine.api_key)
+    expect(first.headers.get('x-inlet-report-cache')).toBe('miss')
+    expect(first.body.series[0]).toEqual({ bucket: iso(T0), events: 1, users: 1 })
+    const other = await get(path, theirs.api_key)
+    expect(other.headers.get('x-inlet-report-cache')).toBe('miss')
+    expect(other.body.series[0]).toEqual({ bucket: iso(T0), events: 0, users: 0 })
+    const again = await get(path, mine.api_key)
+    expect(again.headers.get('x-inlet-report-cache')).toBe('hit')
+    expect(again.body).toEqual(first.body)
+  })
+
+  test('a cached report is recomputed once REPORT_CACHE_TTL_MS has passed', async () => {
+    const short = await startInlet({ REPORT_CACHE_TTL_MS: '100' })
+    try {
+      const q = await short.project()
+      const count = async () => (await short.request('GET', path, { key: q.api_key })).body.series[0].events
+      expect(await count()).toBe(0)
+      expect((await short.request('POST', '/v1/events', { key: q.api_key, body: event('c2') })).status).toBe(200)
+      await Bun.sleep(150)
+      expect(await count()).toBe(1)
+    } finally { await short.stop() }
+  })
+})
