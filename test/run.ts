@@ -6,7 +6,8 @@ import { mkdirSync, readFileSync } from 'node:fs'
 
 const REPORT = '.test-results/junit.xml'
 mkdirSync('.test-results', { recursive: true })
-const proc = Bun.spawn(['bun', 'test', '--reporter=junit', `--reporter-outfile=${REPORT}`, ...process.argv.slice(2)], {
+// bunfig's [test] timeout is not applied by this Bun; pass it explicitly.
+const proc = Bun.spawn(['bun', 'test', '--timeout=60000', '--reporter=junit', `--reporter-outfile=${REPORT}`, ...process.argv.slice(2)], {
   stdio: ['inherit', 'inherit', 'inherit'],
 })
 const code = await proc.exited

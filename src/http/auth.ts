@@ -51,7 +51,14 @@ export class KeyCache {
         lookup = findKeyOwner(this.sql, hash).finally(() => this.pending.delete(id))
         this.pending.set(id, lookup)
       }
-      owner = await lookup
+      try {
+        owner = await lookup
+      } catch (cause) {
+        // Postgres unreachable: a key seen before keeps working (stale-if-error), so
+        // ingest goes on through the spill; an unseen key cannot be checked.
+        if (hit?.owner) return hit.owner
+        throw new InletError('unavailable', 'cannot check the API key right now; retry shortly', undefined, 1, { cause })
+      }
       this.remember(id, owner, now)
     }
     if (!owner) throw new InletError('unauthorized', 'the API key is unknown or revoked')
