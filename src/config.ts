@@ -46,7 +46,7 @@ export const limits = {
   REPORT_CACHE_ENTRIES_MAX: [1_000, 0, 1_000_000, 'report results remembered in memory'],
   REPORT_CACHE_TTL_MS: [5_000, 0, 600_000, 'how stale a cached report may be'],
   HTTP_IDLE_TIMEOUT_S: [30, 1, 255, 'a connection idle this long (slowloris) is closed'],
-  HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request body must arrive within this'],
+  HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request with a body must arrive and be answered within this (whole seconds; Bun counts body bytes as no progress)'],
   SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains for at most this, then spills what is left'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>

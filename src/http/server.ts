@@ -1,6 +1,14 @@
 // The HTTP server around the app: connection hygiene set explicitly (idle timeout
 // closes slowloris clients; the body cap is enforced again by http/body.ts with the
 // contract's error), and one latency observation per request.
+//
+// Timeouts as Bun 1.4 applies them (measured with raw sockets, test/security/connections.test.ts):
+// - headers trickled byte by byte: Bun closes the connection ~10 s after it opened,
+//   whatever idleTimeout says (uWS's fixed header timeout);
+// - a request whose body stalls or trickles: its timer is not reset by body bytes,
+//   so it is closed HTTP_REQUEST_TIMEOUT_MS after its headers (set per request below);
+// - an idle keep-alive connection: closed after HTTP_IDLE_TIMEOUT_S.
+// uWS counts timeouts in 4 s ticks, so each fires within about 4 s of its limit.
 
 import type { createApp } from './app'
 import type { Deps } from './context'
@@ -22,6 +30,8 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
   // Let Bun accept a little more than the decoded-body limit on the wire (gzip of
   // incompressible data grows slightly); http/body.ts enforces the real limit.
   const wireBytesMax = deps.config.limits.BODY_BYTES_MAX + 1024 * 1024
+  // Bun's per-request timeout counts whole seconds.
+  const requestTimeoutS = Math.max(1, Math.ceil(deps.config.limits.HTTP_REQUEST_TIMEOUT_MS / 1000))
   const server = Bun.serve({
     port: deps.config.port,
     hostname: deps.config.host,
@@ -30,6 +40,7 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
     development: false,
     async fetch(request, srv) {
       const started = performance.now()
+      if (request.body !== null) srv.timeout(request, requestTimeoutS)
       const response = await app.handle(request)
       const seconds = (performance.now() - started) / 1000
       const path = new URL(request.url).pathname
