@@ -135,7 +135,12 @@ function object(errors: ErrorDetail[], raw: Record<string, unknown>, key: string
     return '{}'
   }
   const e = checkJson(value, `/${key}`, 1, limits)
-  if (e) errors.push(e)
+  if (e) {
+    // Never serialise what failed the check: JSON.stringify of a 100,000-deep
+    // object overflows the stack (a 500 instead of a 422).
+    errors.push(e)
+    return '{}'
+  }
   return JSON.stringify(value)
 }
 
