@@ -29,8 +29,12 @@ export class RateLimiter {
     if (!bucket) {
       this.evictIfFull()
       bucket = { tokens: rpm, updatedMs: now }
-      this.buckets.set(projectId, bucket)
+    } else {
+      // Re-inserted on every use so the map's order is least recently used first:
+      // a project being limited right now is the last one eviction would reset.
+      this.buckets.delete(projectId)
     }
+    this.buckets.set(projectId, bucket)
     // A plan change takes effect here: the bucket is clamped to the new capacity.
     bucket.tokens = Math.min(rpm, bucket.tokens + (now - bucket.updatedMs) * perMs)
     bucket.updatedMs = now
@@ -45,8 +49,8 @@ export class RateLimiter {
     }
   }
 
-  // Dropping the oldest bucket when the map is full: at worst that project gets a
-  // fresh burst; memory stays bounded by RATE_LIMIT_PROJECTS_MAX.
+  // Dropping the least recently used bucket when the map is full: at worst that
+  // idle project gets a fresh burst; memory stays bounded by RATE_LIMIT_PROJECTS_MAX.
   private evictIfFull() {
     if (this.buckets.size < this.projectsMax) return
     const oldest = this.buckets.keys().next().value

@@ -84,13 +84,21 @@ describe('the token bucket on a fake clock', () => {
     expect(limiter.take(1, 60).remaining).toBe(59)
   })
 
-  test('the buckets kept are bounded by RATE_LIMIT_PROJECTS_MAX; an evicted project starts with a fresh burst', () => {
+  test('the buckets kept are bounded by RATE_LIMIT_PROJECTS_MAX; the least recently used is evicted and starts afresh', () => {
     const clock = { ms: 0 }
     const limiter = new RateLimiter(2, () => clock.ms)
     for (let i = 0; i < 5; i++) limiter.take(1, 5)
-    expect(limiter.take(1, 5).allowed).toBe(false)
     limiter.take(2, 5)
+    expect(limiter.take(1, 5).allowed).toBe(false)
+    // Project 1 was used last, so project 3 evicts project 2's bucket, not 1's.
     limiter.take(3, 5)
+    expect(limiter.take(1, 5).allowed).toBe(false)
+    // Now 3 is the least recently used; 4 evicts it, then 1 is still limited.
+    limiter.take(4, 5)
+    expect(limiter.take(1, 5).allowed).toBe(false)
+    // Two newcomers push project 1 out: it returns with a fresh burst.
+    limiter.take(5, 5)
+    limiter.take(6, 5)
     expect(limiter.take(1, 5).allowed).toBe(true)
   })
 })
