@@ -125,6 +125,9 @@ export class Spill {
     // Wait for a lock rather than fail: only this process writes, but a stray reader
     // (an operator's sqlite3 shell) must not turn into a 503.
     db.run('pragma busy_timeout = 1000')
+    // After a checkpoint the WAL is cut back to this, so a burst does not leave a
+    // large WAL file behind (max_page_count bounds the database, not the WAL).
+    db.run('pragma journal_size_limit = 67108864')
     db.run(SCHEMA)
     const pageSize = (db.query('pragma page_size').get() as Raw).page_size as number
     db.run(`pragma max_page_count = ${Math.max(1, Math.floor(bytesMax / pageSize))}`)

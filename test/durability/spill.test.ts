@@ -84,6 +84,12 @@ describe('Postgres down', () => {
 
     const list = await d.request('GET', '/v1/events?limit=1', { key: p.api_key })
     expect(list.headers.get('x-inlet-pending-events')).toBe('0')
+    const after = (await d.request('GET', '/metrics')).body as string
+    expect(after).toContain('inlet_postgres_up 1')
+    expect(after).toContain('inlet_spill_pending_events 0')
+    expect(after).toContain(`inlet_spill_written_events_total ${c.acked.size - 1}`)
+    expect(Number(after.match(/^inlet_spill_drained_events_total (\d+)/m)?.[1])).toBeGreaterThanOrEqual(c.acked.size - 1)
+    expect(after).toMatch(/^inlet_postgres_errors_total\{kind="timeout"\} [1-9]/m)
     const check = await storedCheck(d.direct, p.id, c.acked)
     expect(check).toMatchObject({ checked: c.acked.size, missing: 0, duplicated: 0, stored: c.acked.size, rollup: c.acked.size })
     console.log(`durability: Postgres down: ${c.acked.size} acked events checked, lost ${check.missing}, duplicated ${check.duplicated}; `

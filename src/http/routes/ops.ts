@@ -31,6 +31,7 @@ export function opsRoutes(deps: Deps) {
         `# TYPE inlet_buffer_capacity_events gauge\ninlet_buffer_capacity_events ${deps.config.limits.QUEUE_EVENTS_MAX}`,
         `# TYPE inlet_spill_pending_events gauge\ninlet_spill_pending_events ${spill?.pending ?? 0}`,
         `# TYPE inlet_spill_bytes gauge\ninlet_spill_bytes ${spill?.bytes ?? 0}`,
+        `# TYPE inlet_spill_writable gauge\ninlet_spill_writable ${spill?.writable ? 1 : 0}`,
         `# TYPE inlet_postgres_up gauge\ninlet_postgres_up ${deps.health.postgresUp() ? 1 : 0}`,
         `# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${process.memoryUsage.rss()}`,
       ]
