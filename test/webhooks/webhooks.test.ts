@@ -207,6 +207,37 @@ describe('refused deliveries store nothing', () => {
   })
 })
 
+describe('limits', () => {
+  test('deliveries spend from the owning project\'s rate limit, checked before the body is read or verified', async () => {
+    const small = await inlet.project({ rate_limit_rpm: 2 })
+    const r = await inlet.request('POST', `/admin/projects/${small.id}/webhook-sources`, { headers: admin, body: { name: 'limited', scheme: 'hmac-sha256', secret: SECRET } })
+    const body = (id: string) => JSON.stringify({ id, type: 'x' })
+    expect((await deliver(r.body.url, body('1'), signatureHeaders('hmac-sha256', SECRET, body('1')))).status).toBe(200)
+    // The project's API calls share the bucket.
+    expect((await inlet.request('GET', '/v1/events?limit=1', { key: small.api_key })).status).toBe(200)
+    // Unsigned and not even JSON: still a 429, since the limit comes first.
+    const limited = await deliver(r.body.url, 'junk', {})
+    expect([limited.status, limited.body.error.code, limited.headers.get('retry-after'), limited.headers.get('ratelimit-limit')]).toEqual([429, 'rate_limited', '30', '2'])
+    const rows = await inlet.sql`select count(*) from events where project_id = ${small.id}`
+    expect(Number(rows[0].count)).toBe(1)
+  })
+
+  test('a gzip delivery is verified over its decoded bytes, and a gzip bomb answers 413', async () => {
+    const s = await source('hmac-sha256')
+    const body = JSON.stringify({ id: 'gz', type: 'compressed' })
+    const r = await deliver(s.url, Bun.gzipSync(Buffer.from(body)) as unknown as string, { ...signatureHeaders('hmac-sha256', SECRET, body), 'content-encoding': 'gzip' })
+    expect([r.status, r.body.status]).toEqual([200, 'accepted'])
+    const bomb = Bun.gzipSync(new Uint8Array(64 * 1024 * 1024).fill(0x20), { level: 9 })
+    const b = await deliver(s.url, bomb as unknown as string, { ...signatureHeaders('hmac-sha256', SECRET, 'x'), 'content-encoding': 'gzip' })
+    expect([b.status, b.body.error.code]).toEqual([413, 'payload_too_large'])
+  })
+
+  test('an over-long token answers 404 without a lookup', async () => {
+    const r = await deliver(`/v1/webhooks/${'w'.repeat(129)}`, '{}', {})
+    expect([r.status, r.body.error.code]).toEqual([404, 'not_found'])
+  })
+})
+
 describe('secret rotation', () => {
   test('after a rotation both secrets verify during the overlap, and the old one stops after it', async () => {
     const s = await source('stripe')
