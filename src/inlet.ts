@@ -22,7 +22,7 @@ export function createInlet(config: Config, sql: Sql, log: Log = createLog(confi
   // Opening the spill checks its integrity; what an earlier process left in it is
   // drained from here on, while the instance serves.
   const spill = Spill.open(config.dataDir, config.spillSynchronous, l.SPILL_BYTES_MAX, log)
-  const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, log, metrics)
+  const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   const drainer = new Drainer(sql, spill, health, l, metrics, log)
   const sink = new FallbackSink(new PostgresSink(sql, metrics), spill, health, drainer, l, metrics, log)
   const pipeline = new Pipeline(sink, l, metrics)

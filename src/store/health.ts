@@ -1,7 +1,8 @@
 // Whether Postgres is taking writes, as the write path has seen it and as a light
 // probe confirms. The fallback sink marks it down on a retryable error or a commit
 // past its deadline; a `select 1` every PG_PROBE_INTERVAL_MS that answers within
-// FLUSH_COMMIT_MS_MAX marks it up again, which is what wakes the drainer.
+// FLUSH_COMMIT_MS_MAX marks it up again, which is what wakes the drainer. The same
+// probe notices an outage while no writes arrive.
 
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
@@ -33,7 +34,12 @@ export class PostgresHealth {
   constructor(
     private readonly sql: Sql,
     private readonly intervalMs: number,
+    // Down → up needs an answer within a commit's deadline (FLUSH_COMMIT_MS_MAX), or
+    // writes would time out again. Up → down on a probe alone needs no answer for
+    // longer (PG_CONNECT_TIMEOUT_S): writes notice slowness on their own, and one
+    // stalled event-loop tick on a busy host must not send traffic to the spill.
     private readonly deadlineMs: number,
+    private readonly upDeadlineMs: number,
     private readonly log: Log,
     private readonly metrics: Metrics,
   ) {}
@@ -62,11 +68,11 @@ export class PostgresHealth {
   async probe(): Promise<void> {
     if (this.outstanding) return
     const started = performance.now()
+    const deadlineMs = this.up ? this.upDeadlineMs : this.deadlineMs
     const query = this.sql`select 1`.then(() => true, () => false)
     this.outstanding = query.finally(() => { this.outstanding = null })
-    // An answer slower than a commit may take is no better than none: writes would time out.
-    const ok = await withDeadline(query, this.deadlineMs, 'the Postgres probe').catch(() => false)
-      && performance.now() - started <= this.deadlineMs
+    const ok = await withDeadline(query, deadlineMs, 'the Postgres probe').catch(() => false)
+      && performance.now() - started <= deadlineMs
     this.metrics.postgresProbes.inc({ result: ok ? 'up' : 'down' })
     if (ok && !this.up) {
       this.up = true
