@@ -68,7 +68,9 @@ async function main() {
     }, config.limits.SHUTDOWN_MS_MAX)
     try {
       await inlet.close()
-      await sql.end({ timeout: 5 })
+      // With Postgres away, queries still open are stuck on dead sockets: drop them
+      // (their batches are in the spill) instead of waiting for them.
+      await sql.end({ timeout: inlet.deps.health.postgresUp() ? 5 : 0 })
       await stopEmbedded?.()
     } catch (e) {
       log('error', 'error during shutdown', errorFields(e))

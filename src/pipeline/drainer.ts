@@ -17,6 +17,7 @@ export class Drainer {
   private stopped = false
   private loopDone: Promise<void> = Promise.resolve()
   private wake: (() => void) | null = null
+  private readonly stopping = Promise.withResolvers<void>()
 
   constructor(
     private readonly sql: Sql,
@@ -41,7 +42,7 @@ export class Drainer {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       if (!this.health.up) {
-        await this.health.whenUp()
+        await Promise.race([this.health.whenUp(), this.stopping.promise])
         continue
       }
       const batch = this.spill.oldest(this.limits.DRAIN_BATCH_ROWS_MAX)
@@ -108,6 +109,7 @@ export class Drainer {
   // waited for (its rows stay in the spill and are replayed at the next start).
   async stop(graceMs: number): Promise<void> {
     this.stopped = true
+    this.stopping.resolve()
     this.notify()
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([this.loopDone, new Promise(resolve => { timer = setTimeout(resolve, graceMs) })])

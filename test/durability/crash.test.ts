@@ -202,3 +202,47 @@ test('SIGTERM with Postgres down spills what is buffered and exits promptly; the
     rmSync(dataDir, { recursive: true, force: true })
   }
 }, 120_000)
+
+test('SIGTERM while Postgres is black-holed mid-commit waits out FLUSH_COMMIT_MS_MAX, spills the batch, and exits well inside SHUTDOWN_MS_MAX', async () => {
+  const db = await createTestDatabase(process.env.INLET_TEST_ADMIN_URL!)
+  const target = new URL(db.url)
+  const proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port || 5432) } })
+  const proxied = new URL(db.url)
+  proxied.port = String(proxy.port)
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-term-bh-'))
+  const env = { DATABASE_URL: proxied.toString(), INLET_DATA_DIR: dataDir, INLET_ADMIN_TOKEN: ADMIN_TOKEN, KEY_CACHE_TTL_MS: '5000' }
+  let server: ServerProcess | undefined
+  try {
+    server = await startServer(env)
+    const project = await createProject(server)
+    const post = (ids: string[]) => fetch(`${server!.url}/v1/events/batch`, {
+      method: 'POST', headers: { authorization: `Bearer ${project.api_key}` }, body: JSON.stringify({ events: ids.map(id => event(id)) }),
+    }).then(r => r.status, () => 0)
+    expect(await post(['before'])).toBe(200)
+    proxy.blackhole(true)
+    const ids = Array.from({ length: 100 }, (_, i) => `bh-${i}`)
+    const inFlight = post(ids)
+    await Bun.sleep(100) // the batch is in a commit that will never answer
+    const termAt = performance.now()
+    expect(await server.kill('SIGTERM')).toBe(0)
+    const shutdownMs = performance.now() - termAt
+    const limits = loadConfig({}).limits
+    expect(await inFlight).toBe(200)
+    // FLUSH_COMMIT_MS_MAX for the stuck commit, then the spill: far from SHUTDOWN_MS_MAX.
+    expect(shutdownMs).toBeLessThan(limits.SHUTDOWN_MS_MAX / 2)
+    proxy.blackhole(false)
+    server = await startServer(env)
+    await until('the spill to drain', async () => (await ready(server!)).spill.pending === 0, 30_000)
+    const direct = connect(db.url, limits, () => {})
+    const check = await storedCheck(direct, project.id, ['before', ...ids])
+    await direct.end({ timeout: 1 })
+    expect(check).toMatchObject({ missing: 0, duplicated: 0, stored: 101, rollup: 101 })
+    console.log(`durability: SIGTERM with Postgres black-holed mid-commit: exited in ${Math.round(shutdownMs)} ms `
+      + `(FLUSH_COMMIT_MS_MAX ${limits.FLUSH_COMMIT_MS_MAX}), the batch drained after the next start`)
+  } finally {
+    if (server && server.proc.exitCode === null) await server.kill('SIGKILL')
+    await proxy.stop()
+    await db.drop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}, 60_000)
