@@ -37,7 +37,15 @@ export class FallbackSink implements Sink {
   ) {}
 
   async write(rows: EventRow[]): Promise<RowOutcome[]> {
-    if (!this.health.up || this.spill.pending > this.limits.DRAIN_BATCH_ROWS_MAX) return this.toSpill(rows)
+    if (!this.health.up) return this.toSpill(rows)
+    if (this.spill.pending > this.limits.DRAIN_BATCH_ROWS_MAX) {
+      try {
+        return this.toSpill(rows)
+      } catch {
+        // The spill is full or failing but Postgres is up: the batch goes there
+        // rather than being refused.
+      }
+    }
     // The drainer is nearly done: live rows go to Postgres, except those whose id
     // still waits in the spill, which are duplicates of the spilled copy.
     const outcomes: RowOutcome[] = new Array(rows.length)

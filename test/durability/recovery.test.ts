@@ -75,6 +75,35 @@ describe('duplicate verdicts', () => {
   }, 30_000)
 })
 
+describe('backlog', () => {
+  test('with Postgres up and a backlog over one drain batch, live events queue in the spill behind it; a full spill sends them to Postgres instead of refusing them', async () => {
+    // Threshold of 2 rows; a slow idle tick, so hand-spilled rows wait until notified.
+    d = await startDegradable({ DRAIN_BATCH_ROWS_MAX: '2', PG_PROBE_INTERVAL_MS: '4000', SPILL_BYTES_MAX: String(64 * 1024) })
+    const p = await d.project()
+    await d.request('POST', '/v1/events', { key: p.api_key, body: event('warm') })
+    const spill = spillOf(d)
+    const written = () => d!.inlet.deps.metrics.spillWrites.get()
+    spill.write([row(p.id, 'b0'), row(p.id, 'b1'), row(p.id, 'b2')])
+    expect((await d.request('POST', '/v1/events', { key: p.api_key, body: event('queued') })).body.status).toBe('accepted')
+    expect(written()).toBe(1)
+    await drained(d)
+
+    const filled: string[] = []
+    const big = JSON.stringify({ blob: 'x'.repeat(2_000) })
+    expect(() => { for (;;) { spill.write([row(p.id, `f${filled.length}`, big)]); filled.push(`f${filled.length}`) } }).toThrow('spill is full')
+    expect(spill.writable).toBe(false)
+    // Bigger than what no longer fitted, so it cannot squeeze into a half-free page.
+    const overflow = event('overflow', { properties: { blob: 'x'.repeat(5_000) } })
+    expect((await d.request('POST', '/v1/events', { key: p.api_key, body: overflow })).body.status).toBe('accepted')
+    expect(written()).toBe(1)
+    const [{ n }] = await d.direct`select count(*)::int as n from events where project_id = ${p.id} and id = 'overflow'`
+    expect(n).toBe(1)
+    await drained(d)
+    const all = ['warm', 'b0', 'b1', 'b2', 'queued', 'overflow', ...filled]
+    expect(await storedCheck(d.direct, p.id, all)).toMatchObject({ missing: 0, stored: all.length, rollup: all.length })
+  }, 30_000)
+})
+
 describe('poison events', () => {
   test('an event with a NUL character is rejected with 422 at validation and the events around it are stored', async () => {
     d = await startDegradable()
