@@ -104,8 +104,11 @@ test('kill -9 at random moments under load, and during a drain, loses no acknowl
     await randomKill()
     await randomKill()
     for (let i = 0; i < 2; i++) {
-      // Postgres black-holed: the spill fills under load; kill with it full.
-      await Bun.sleep(200)
+      // Postgres black-holed: the spill fills under load; kill with it full. First the
+      // new process must have served the key once (a key never seen cannot be
+      // checked while Postgres is away).
+      const before = load.acked.size
+      await until('the load to reach the new process', () => load.acked.size > before, 30_000)
       proxy.blackhole(true)
       await until('events to be spilled', async () => (await ready(server)).spill.pending > 2_000, 30_000)
       await server.kill('SIGKILL')
@@ -170,7 +173,8 @@ test('SIGTERM with Postgres down spills what is buffered and exits promptly; the
     // In flight when SIGTERM arrives: their events sit in the buffer or a flush.
     const batches = Array.from({ length: 8 }, (_, b) => Array.from({ length: 50 }, (_, i) => `t${b}-${i}`))
     const inFlight = batches.map(ids => post(ids))
-    await Bun.sleep(20)
+    // SIGTERM once the first is answered: the others are still arriving or buffered.
+    await Promise.race([inFlight[0], Bun.sleep(2_000)])
     const termAt = performance.now()
     const exitCode = await server.kill('SIGTERM')
     const shutdownMs = performance.now() - termAt
@@ -222,7 +226,7 @@ test('SIGTERM while Postgres is black-holed mid-commit waits out FLUSH_COMMIT_MS
     proxy.blackhole(true)
     const ids = Array.from({ length: 100 }, (_, i) => `bh-${i}`)
     const inFlight = post(ids)
-    await Bun.sleep(100) // the batch is in a commit that will never answer
+    await Bun.sleep(300) // the batch is in a commit that will not answer for FLUSH_COMMIT_MS_MAX
     const termAt = performance.now()
     expect(await server.kill('SIGTERM')).toBe(0)
     const shutdownMs = performance.now() - termAt
