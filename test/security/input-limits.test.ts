@@ -2,9 +2,12 @@
 // one more fails with the contract's status and error body, and nothing is stored
 // for the failure. (test/http/limits.test.ts checks the same rules at small values.)
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from 'bun:test'
 import { limits } from '../../src/config'
 import { startInlet, type TestInlet } from '../support/inlet'
+
+// Big bodies and real waits: generous, so a busy machine is slow, not failing.
+setDefaultTimeout(30_000)
 
 const MiB = 1024 * 1024
 let inlet: TestInlet

@@ -3,9 +3,12 @@
 // route returns, counts or lets one infer the other project's events; ids are
 // per project, never global.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from 'bun:test'
 import { signatureHeaders } from '../../src/ingest/signatures'
 import { ADMIN_TOKEN, startInlet, type TestInlet } from '../support/inlet'
+
+// Big bodies and real waits: generous, so a busy machine is slow, not failing.
+setDefaultTimeout(30_000)
 
 let inlet: TestInlet
 let A: { id: number; api_key: string }

@@ -2,10 +2,13 @@
 // holds no usable key or webhook token), cached so auth costs no round trip, and
 // revoked everywhere within 5 seconds.
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from 'bun:test'
 import { signatureHeaders } from '../../src/ingest/signatures'
 import { newApiKey } from '../../src/store/projects'
 import { ADMIN_TOKEN, databaseUrl, startInlet, type TestInlet } from '../support/inlet'
+
+// Big bodies and real waits: generous, so a busy machine is slow, not failing.
+setDefaultTimeout(30_000)
 
 let inlet: TestInlet
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }

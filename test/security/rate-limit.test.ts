@@ -132,6 +132,8 @@ describe('rate limits over HTTP', () => {
     const seconds = 20
     const sent: Promise<Response>[] = []
     const neighbourSent: Promise<Response>[] = []
+    let firstAnswered = Infinity
+    let lastAnswered = 0
     const first = performance.now()
     let last = first
     for (let i = 0; i < perS * seconds; i++) {
@@ -139,16 +141,28 @@ describe('rate limits over HTTP', () => {
       const wait = due - performance.now()
       if (wait > 0) await Bun.sleep(wait)
       last = performance.now()
-      sent.push(get(limited.api_key))
+      sent.push(get(limited.api_key).then(r => {
+        const now = performance.now()
+        firstAnswered = Math.min(firstAnswered, now)
+        lastAnswered = Math.max(lastAnswered, now)
+        return r
+      }))
       if (i % 25 === 0) neighbourSent.push(get(neighbour.api_key))
     }
     const responses = await Promise.all(sent)
     const accepted = responses.filter(r => r.status === 200).length
+    // The server's window runs from its first to its last take(): at least from the
+    // first answer to the last send, at most from the first send to the last answer,
+    // so a slow or busy machine widens the bounds instead of failing the test.
     // One token was spent warming the cache; the bucket refilled it long before it ran dry.
-    const allowed = Math.min(responses.length, 600 - 1 + 10 * ((last - first) / 1000))
-    const error = Math.abs(accepted - allowed) / allowed
-    console.log(`rate limit accuracy: offered ${responses.length} over ${((last - first) / 1000).toFixed(2)} s, accepted ${accepted}, bucket allows ${allowed.toFixed(1)}, error ${(error * 100).toFixed(2)}%`)
-    expect(error).toBeLessThanOrEqual(0.02)
+    const allows = (windowMs: number) => Math.min(responses.length, 600 - 1 + 10 * (windowMs / 1000))
+    const low = allows(last - firstAnswered)
+    const high = allows(lastAnswered - first)
+    const allowed = allows(last - first)
+    const error = (accepted - allowed) / allowed
+    console.log(`rate limit accuracy: offered ${responses.length} over ${((last - first) / 1000).toFixed(2)} s, accepted ${accepted}, bucket allows ${allowed.toFixed(1)} (${low.toFixed(1)}..${high.toFixed(1)}), error ${(error * 100).toFixed(2)}%`)
+    expect(accepted).toBeGreaterThanOrEqual(low * 0.98)
+    expect(accepted).toBeLessThanOrEqual(high * 1.02)
     const limitedOnes = responses.filter(r => r.status === 429)
     expect(limitedOnes.length).toBe(responses.length - accepted)
     for (const r of limitedOnes) {
