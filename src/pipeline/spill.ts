@@ -53,8 +53,6 @@ const rowParams = (r: EventRow) => [r.projectId, r.id, r.type, r.name, r.timesta
 
 export class Spill {
   pending = 0
-  // Event bytes waiting (the same measure as the queue's); the file's used bytes are in stats().
-  eventBytes = 0
   private byProject = new Map<number, number>()
   // Cleared by the next successful write or by the drainer freeing space.
   private failed: string | null = null
@@ -63,12 +61,14 @@ export class Spill {
   private readonly exists: Statement
   private readonly byKey: Statement
   private readonly oldestStmt: Statement
+  private readonly deleteStmt: Statement
 
   private constructor(private readonly db: Database, private readonly log: Log) {
     this.insert = db.prepare(`insert or ignore into spill (${COLUMNS}) values (?,?,?,?,?,?,?,?,?,?,?,?)`)
     this.exists = db.prepare('select 1 from spill where project_id = ? and id = ?')
     this.byKey = db.prepare(`select ${COLUMNS} from spill where project_id = ? and id = ?`)
     this.oldestStmt = db.prepare(`select seq, ${COLUMNS} from spill order by seq limit ?`)
+    this.deleteStmt = db.prepare('delete from spill where seq = ?')
     this.resync()
   }
 
@@ -79,11 +79,9 @@ export class Spill {
     if (this.closed) return
     this.byProject.clear()
     this.pending = 0
-    this.eventBytes = 0
-    for (const r of this.db.query('select project_id, count(*) n, sum(bytes) b from spill group by project_id').all() as Raw[]) {
+    for (const r of this.db.query('select project_id, count(*) n from spill group by project_id').all() as Raw[]) {
       this.byProject.set(r.project_id, r.n)
       this.pending += r.n
-      this.eventBytes += r.b
     }
   }
 
@@ -141,16 +139,12 @@ export class Spill {
     assert(!this.closed, 'spill written after close')
     const verdicts: Verdict[] = new Array(rows.length)
     const added = new Map<number, number>()
-    let bytes = 0
     try {
       this.db.run('begin immediate')
       for (let i = 0; i < rows.length; i++) {
         const inserted = this.insert.run(...rowParams(rows[i])).changes === 1
         verdicts[i] = inserted ? 'accepted' : 'duplicate'
-        if (inserted) {
-          added.set(rows[i].projectId, (added.get(rows[i].projectId) ?? 0) + 1)
-          bytes += rows[i].bytes
-        }
+        if (inserted) added.set(rows[i].projectId, (added.get(rows[i].projectId) ?? 0) + 1)
       }
       this.db.run('commit')
     } catch (cause) {
@@ -169,7 +163,6 @@ export class Spill {
       this.byProject.set(project, (this.byProject.get(project) ?? 0) + n)
       this.pending += n
     }
-    this.eventBytes += bytes
     return verdicts
   }
 
@@ -185,9 +178,9 @@ export class Spill {
   // Deletes rows that Postgres has committed (or that went to the dead-letter table).
   remove(batch: Spilled[]): void {
     if (this.closed || batch.length === 0) return
-    const del = this.db.prepare('delete from spill where seq = ?')
-    this.db.transaction(() => { for (const s of batch) del.run(s.seq) })()
-    this.forget(batch)
+    const deleted: Spilled[] = []
+    this.db.transaction(() => { for (const s of batch) if (this.deleteStmt.run(s.seq).changes === 1) deleted.push(s) })()
+    this.forget(deleted)
   }
 
   // Moves a row Postgres refuses for good into spill_poison, so it never blocks the
@@ -197,7 +190,7 @@ export class Spill {
     this.db.transaction(() => {
       this.db.prepare(`insert or replace into spill_poison (seq, ${COLUMNS}, error, poisoned_at_ms) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
         .run(s.seq, ...rowParams(s.row), error, Date.now())
-      this.db.prepare('delete from spill where seq = ?').run(s.seq)
+      this.deleteStmt.run(s.seq)
     })()
     this.forget([s])
   }
@@ -212,9 +205,8 @@ export class Spill {
       if (left > 0) this.byProject.set(row.projectId, left)
       else this.byProject.delete(row.projectId)
       this.pending--
-      this.eventBytes -= row.bytes
     }
-    if (this.pending < 0 || this.eventBytes < 0) this.resync()
+    if (this.pending < 0) this.resync()
     this.failed = null
   }
 
