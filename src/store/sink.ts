@@ -1,5 +1,6 @@
-// The Postgres sink: a flusher's batch becomes one Postgres statement. It tracks
-// whether Postgres answers, for /ready and for the spill's fail-over decision.
+// The Postgres sink: a flusher's batch becomes one Postgres statement. It counts
+// Postgres errors by kind; deciding what a failure means (spill, or fail the row)
+// is the fallback sink's job (pipeline/fallback-sink.ts).
 
 import type { EventRow } from '../ingest/validate'
 import type { Metrics } from '../metrics'
@@ -11,18 +12,14 @@ import { insertEvents } from './events'
 
 export class PostgresSink implements Sink {
   readonly name = 'postgres'
-  up = true
 
   constructor(private readonly sql: Sql, private readonly metrics: Metrics) {}
 
   async write(rows: EventRow[]): Promise<Verdict[]> {
     try {
-      const verdicts = await insertEvents(this.sql, rows)
-      this.up = true
-      return verdicts
+      return await insertEvents(this.sql, rows)
     } catch (error) {
       this.metrics.postgresErrors.inc({ kind: isRetryable(error) ? 'retryable' : 'fatal' })
-      if (isRetryable(error)) this.up = false
       throw error
     }
   }
