@@ -42,6 +42,8 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
       const started = performance.now()
       if (request.body !== null) srv.timeout(request, requestTimeoutS)
       const response = await app.handle(request)
+      // The timeout set above stays on the connection: give keep-alive its idle timeout back.
+      if (request.body !== null) srv.timeout(request, deps.config.limits.HTTP_IDLE_TIMEOUT_S)
       const seconds = (performance.now() - started) / 1000
       const path = new URL(request.url).pathname
       const route = routeLabel(path)
