@@ -3,6 +3,7 @@
 // overlap during which both the old and the new secret verify.
 
 import { Elysia, t } from 'elysia'
+import { limits } from '../../config'
 import { InletError } from '../../errors'
 import { SCHEMES } from '../../ingest/signatures'
 import { getProject } from '../../store/projects'
@@ -30,7 +31,7 @@ const SourceOut = t.Object({ id: t.Integer(), token: t.String(), url: t.String()
 
 const RotateIn = t.Object({
   secret: Secret,
-  overlap_s: t.Optional(t.Integer({ minimum: 0, maximum: 30 * 86_400, description: 'how long the old secret still verifies; default WEBHOOK_ROTATION_OVERLAP_S' })),
+  overlap_s: t.Optional(t.Integer({ minimum: 0, maximum: limits.WEBHOOK_ROTATION_OVERLAP_S[2], description: 'how long the old secret still verifies; default WEBHOOK_ROTATION_OVERLAP_S' })),
 }, { title: 'WebhookRotateIn' })
 
 const positiveId = (raw: string, what: string) => {
