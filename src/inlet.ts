@@ -28,7 +28,7 @@ export function createInlet(config: Config, sql: Sql, log: Log = createLog(confi
   const pipeline = new Pipeline(sink, l, metrics)
   const deps: Deps = {
     config, sql, pipeline, metrics, log,
-    keys: new KeyCache(sql, config.limits.KEY_CACHE_ENTRIES_MAX, config.limits.KEY_CACHE_TTL_MS),
+    keys: new KeyCache(sql, config.limits.KEY_CACHE_ENTRIES_MAX, config.limits.KEY_CACHE_TTL_MS, () => health.up),
     limiter: new RateLimiter(config.limits.RATE_LIMIT_PROJECTS_MAX),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
     health: { postgresUp: () => health.up, writable: () => health.up || spill.writable },

@@ -7,7 +7,7 @@ import { startServer } from './http/server'
 import { createInlet } from './inlet'
 import { createLog, errorFields } from './log'
 import { bootstrap } from './store/bootstrap'
-import { connect } from './store/db'
+import { connect, fetchTypesOnce } from './store/db'
 import { migrate } from './store/migrate'
 
 async function main() {
@@ -42,11 +42,7 @@ async function main() {
   const sql = connect(databaseUrl, config.limits, (msg, fields) => log('debug', msg, fields as Record<string, unknown>))
   const applied = await migrate(sql)
   if (applied.length) log('info', 'migrations applied', { applied })
-  // postgres.js fetches the array types on every new connection, and a connection
-  // that drops during that fetch rejects a promise nobody holds, which ends a Bun
-  // process. The fetched types are shared by the whole pool: fetch them once (the
-  // migration did), then never again, so a Postgres restart is survivable.
-  sql.options.fetch_types = false
+  await fetchTypesOnce(sql)
   const adminToken = await bootstrap(sql, config, !config.databaseUrl, log)
   config = { ...config, adminToken }
 

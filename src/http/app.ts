@@ -5,6 +5,7 @@
 import { Elysia } from 'elysia'
 import { InletError } from '../errors'
 import { errorFields } from '../log'
+import { isRetryable } from '../store/db'
 import type { Deps } from './context'
 import { adminRoutes } from './routes/admin'
 import { ingestRoutes } from './routes/ingest'
@@ -57,6 +58,9 @@ function render(
   else if (code === 'VALIDATION') {
     const v = error as { all?: { path: string; message: string }[] }
     e = new InletError('validation_failed', 'the request is invalid', (v.all ?? []).map(x => ({ path: x.path, message: x.message })))
+  } else if (isRetryable(error)) {
+    // Postgres slow or away on a read: the client should come back, not report a bug.
+    e = new InletError('unavailable', 'the database is unavailable right now; retry shortly', undefined, 2, { cause: error })
   } else {
     deps.log('error', 'unhandled error', { method: request.method, url: request.url, ...errorFields(error) })
     e = new InletError('internal', 'internal error; it has been logged')

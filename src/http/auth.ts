@@ -33,7 +33,11 @@ export class KeyCache {
   // Lookups of the same unknown key wait for one query instead of each sending one.
   private pending = new Map<string, Promise<KeyOwner | null>>()
 
-  constructor(private readonly sql: Sql, private readonly entriesMax: number, private readonly ttlMs: number) {}
+  constructor(
+    private readonly sql: Sql, private readonly entriesMax: number, private readonly ttlMs: number,
+    // While Postgres is known down, a lookup would only wait for a timeout.
+    private readonly postgresUp: () => boolean = () => true,
+  ) {}
 
   // Keys are looked up by their SHA-256, never compared as plain text, so the time a
   // lookup takes says nothing about other keys.
@@ -45,6 +49,7 @@ export class KeyCache {
     const hit = this.entries.get(id)
     let owner: KeyOwner | null
     if (hit && hit.expiresMs > now) owner = hit.owner
+    else if (!this.postgresUp()) return this.stale(hit)
     else {
       let lookup = this.pending.get(id)
       if (!lookup) {
@@ -54,15 +59,19 @@ export class KeyCache {
       try {
         owner = await lookup
       } catch (cause) {
-        // Postgres unreachable: a key seen before keeps working (stale-if-error), so
-        // ingest goes on through the spill; an unseen key cannot be checked.
-        if (hit?.owner) return hit.owner
-        throw new InletError('unavailable', 'cannot check the API key right now; retry shortly', undefined, 1, { cause })
+        return this.stale(hit, cause)
       }
       this.remember(id, owner, now)
     }
     if (!owner) throw new InletError('unauthorized', 'the API key is unknown or revoked')
     return owner
+  }
+
+  // Postgres unreachable: a key seen before keeps working (stale-if-error), so
+  // ingest goes on through the spill; a key never seen cannot be checked.
+  private stale(hit: Cached | undefined, cause?: unknown): KeyOwner {
+    if (hit?.owner) return hit.owner
+    throw new InletError('unavailable', 'cannot check the API key right now; retry shortly', undefined, 1, { cause })
   }
 
   private remember(id: string, owner: KeyOwner | null, now: number) {

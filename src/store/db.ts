@@ -20,6 +20,15 @@ export function connect(url: string, limits: Config['limits'], log: (msg: string
   })
 }
 
+// postgres.js fetches the array types on every new connection, and a connection
+// that drops during that fetch rejects a promise nobody holds, which ends a Bun
+// process. The fetched types are shared by the whole pool: fetch them once here,
+// then never again, so a Postgres restart or a cut connection is survivable.
+export async function fetchTypesOnce(sql: Sql): Promise<void> {
+  await sql`select 1`
+  sql.options.fetch_types = false
+}
+
 // Errors after which the same write may succeed later (Postgres away, slow, restarting,
 // or a transient conflict). Anything else is a bug or a poison row.
 export function isRetryable(error: unknown): boolean {

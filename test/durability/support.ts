@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config'
 import { createInlet, type Inlet } from '../../src/inlet'
-import { connect, type Sql } from '../../src/store/db'
+import { connect, type Sql, fetchTypesOnce } from '../../src/store/db'
 import { migrate } from '../../src/store/migrate'
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy'
 
@@ -54,12 +54,7 @@ export async function startDegradable(env: Record<string, string> = {}, dataDir?
       ...FAST_FAILOVER, ...env, ...extra,
     })
     sql = connect(proxied.toString(), config.limits, () => {})
-    // As main.ts does after migrating: fetch postgres.js's array types once, then
-    // never again (a connection reset during that fetch is an unhandled rejection).
-    if (warm) {
-      await sql`select 1`
-      sql.options.fetch_types = false
-    }
+    if (warm) await fetchTypesOnce(sql)
     inlet = createInlet(config, sql, () => {})
   }
   await open({}, true)

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config'
 import { createInlet, type Inlet } from '../../src/inlet'
-import { connect, type Sql } from '../../src/store/db'
+import { connect, fetchTypesOnce, type Sql } from '../../src/store/db'
 import { migrate } from '../../src/store/migrate'
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789'
@@ -29,11 +29,15 @@ export async function startInlet(env: Record<string, string> = {}): Promise<Test
   // Each instance has its own data dir, so its spill is its own.
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-test-'))
   const config = loadConfig({
-    INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl(), INLET_DATA_DIR: dataDir, ...env,
+    INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl(), INLET_DATA_DIR: dataDir,
+    // A loaded CI box may take over a second to commit; these tests check Postgres
+    // rows right after the ack, so a slow commit must not fail over to the spill.
+    FLUSH_COMMIT_MS_MAX: '30000', ...env,
   })
   const sql = connect(databaseUrl(), config.limits, () => {})
   migrated ??= migrate(sql)
   await migrated
+  await fetchTypesOnce(sql)
   const inlet = createInlet(config, sql)
   const request: TestInlet['request'] = async (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers }
