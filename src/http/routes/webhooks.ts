@@ -7,8 +7,8 @@
 //      (a 429 carries Retry-After, and Stripe and GitHub both retry later);
 //   3. the signature over the raw, decoded bytes, before they are parsed;
 //   4. parse, take name and id from their paths, validate like any event, and
-//      answer once it is durable. The id is `<source id>:<id>`, so a redelivery is
-//      a duplicate and two sources of one project can never collide.
+//      answer once it is durable. The id is the payload's own (API.md), so a
+//      redelivery is a duplicate and the event is found by the sender's id.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -49,7 +49,7 @@ function nameAndId(source: WebhookSource, headers: Headers, payload: Record<stri
   if (name === undefined) {
     throw new InletError('validation_failed', 'the webhook has no event name', [{ path: github && source.namePath === null ? 'header:X-GitHub-Event' : `/${where.replaceAll('.', '/')}`, message: 'required: a string or number' }])
   }
-  return { name, id: `${source.id}:${id}` }
+  return { name, id }
 }
 
 export function webhookRoutes(deps: Deps) {
@@ -87,7 +87,7 @@ export function webhookRoutes(deps: Deps) {
         description: 'The source\'s scheme is verified over the raw body before it is parsed: `stripe` (`Stripe-Signature: t=…,v1=…`, '
           + '5-minute tolerance), `github` (`X-Hub-Signature-256: sha256=…`) or `hmac-sha256` (`X-Signature: sha256=<hex>`). '
           + 'The event is `type: webhook`, named and identified from the source\'s paths (default `type` and `id`; GitHub: '
-          + '`X-GitHub-Event` and `X-GitHub-Delivery`); its id is `<source id>:<id>`, so a redelivery answers `duplicate`. '
+          + '`X-GitHub-Event` and `X-GitHub-Delivery`); its id is the payload id, so a redelivery answers `duplicate`. '
           + 'Deliveries spend from the owning project\'s rate limit.',
       }),
     })
