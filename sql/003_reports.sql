@@ -27,6 +27,13 @@ create table event_users_day (
   primary key (project_id, name, day, user_key)
 );
 
+-- Funnels and distinct users per minute and hour read (user, name, time) of the raw events:
+-- carrying the user columns in the name index lets them skip the heap (an
+-- index-only scan), which was 2/3 of a 30-day funnel's time. Same key as the index it
+-- replaces, so filtered lists use it as before.
+create index events_project_name_time_users on events (project_id, name, "timestamp") include (user_id, anonymous_id);
+drop index events_project_name_time;
+
 -- Backfill from events stored before this migration, so reports over old data are
 -- exact from the start.
 insert into event_counts_hour (project_id, name, bucket, events)
@@ -37,3 +44,4 @@ insert into event_users_day (project_id, name, day, user_key)
 select distinct project_id, n, ("timestamp" at time zone 'UTC')::date, coalesce(user_id, anonymous_id)
 from events, lateral (values (name), ('')) as v(n)
 where coalesce(user_id, anonymous_id) is not null;
+
