@@ -120,6 +120,40 @@ test('a report that outlives PG_STATEMENT_TIMEOUT_MS is stopped and answered 503
   }
 })
 
+test('past REPORT_QUERIES_MAX running reports, a report waits its turn and is answered 503 if none comes in time', async () => {
+  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '500', REPORT_QUERIES_MAX: '1', REPORT_CACHE_ENTRIES_MAX: '0' })
+  const q = await slow.project()
+  let release!: () => void
+  const held = new Promise<void>(r => { release = r })
+  let locked!: () => void
+  const isLocked = new Promise<void>(r => { locked = r })
+  const holder = slow.sql.begin(async tx => {
+    await tx`lock table event_counts_hour in access exclusive mode`
+    locked()
+    await held
+  })
+  const report = (day: number) => slow.request('GET', `/v1/reports/counts?interval=day&from=${T0 + day * DAY}&to=${T0 + (day + 1) * DAY}`, { key: q.api_key })
+  try {
+    await isLocked
+    const a = report(0)
+    // A is in Postgres, blocked on the lock, before B and C queue behind it.
+    while ((await slow.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)[0].n === 0) await Bun.sleep(5)
+    const b = report(1)
+    const c = report(2)
+    const [ra, rb, rc] = await Promise.all([a, b, c])
+    // A, then whichever of B and C queued first, got the one slot and ran out of
+    // statement time; the other never got it.
+    expect([ra.status, rb.status, rc.status]).toEqual([503, 503, 503])
+    expect(ra.body.error.message).toContain('PG_STATEMENT_TIMEOUT_MS')
+    const bounds = [rb, rc].map(r => r.body.error.message.match(/PG_STATEMENT_TIMEOUT_MS|REPORT_QUERIES_MAX/)[0]).sort()
+    expect(bounds).toEqual(['PG_STATEMENT_TIMEOUT_MS', 'REPORT_QUERIES_MAX'])
+  } finally {
+    release()
+    await holder
+    await slow.stop()
+  }
+})
+
 describe('result cache', () => {
   const path = `/v1/reports/counts?interval=day&from=${iso(T0)}&to=${iso(T0 + 2 * DAY)}`
   const event = (id: string) => ({ id, name: 'Open', timestamp: iso(T0 + 3600_000), user_id: 'u1' })

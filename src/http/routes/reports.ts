@@ -1,6 +1,7 @@
 // GET /v1/reports/{counts,funnel,retention}: parameters parsed and held to their
 // bounds (REPORT_* settings; past one, a 422 that names it), then answered from a
-// small per-project result cache or from Postgres (src/store/reports.ts).
+// small per-project result cache or from Postgres (src/store/reports.ts), with at
+// most REPORT_QUERIES_MAX reports running there at once.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -83,6 +84,37 @@ class ReportCache {
   }
 }
 
+// At most `slots` reports in Postgres at once, first come first served. A report
+// that waits longer than `waitMsMax` for a turn is answered 503 rather than left hanging.
+class Slots {
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+  constructor(private readonly slots: number, private readonly waitMsMax: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.slots) await this.turn()
+    else this.running++
+    try { return await fn() } finally {
+      const next = this.waiting.shift()
+      if (next) next() // the slot passes on, still counted as running
+      else this.running--
+    }
+  }
+
+  private turn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const go = () => { clearTimeout(timer); resolve() }
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(go)
+        if (i >= 0) this.waiting.splice(i, 1)
+        reject(new InletError('unavailable', `${this.slots} reports are running (REPORT_QUERIES_MAX) and this one waited ` +
+          `${this.waitMsMax} ms for a turn; try again later`, undefined, 1))
+      }, this.waitMsMax)
+      this.waiting.push(go)
+    })
+  }
+}
+
 const Time = t.String({ description: 'ISO-8601 with a zone, or epoch milliseconds' })
 const RangeQuery = {
   from: t.Optional(t.String({ description: 'inclusive; default: to minus 7 days' })),
@@ -102,8 +134,9 @@ export function reportRoutes(deps: Deps) {
   const l = deps.config.limits
   const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
   const cache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS)
+  const slots = new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), timeoutMs)
   const answer = async <T>(set: { headers: Record<string, string | number> }, projectId: number, key: unknown[], compute: () => Promise<T>) => {
-    const { value, hit } = cache.get(projectId, JSON.stringify(key), compute)
+    const { value, hit } = cache.get(projectId, JSON.stringify(key), () => slots.run(compute))
     set.headers['x-inlet-report-cache'] = hit ? 'hit' : 'miss'
     return value
   }
