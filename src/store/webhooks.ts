@@ -6,6 +6,7 @@
 
 import type { Scheme } from '../ingest/signatures'
 import type { Sql } from './db'
+import { SecretCache } from './secret-cache'
 import { base62, PLAN_RPM, sha256 } from './projects'
 
 // 32 base62 characters carry 190 bits, like an API key's secret.
@@ -100,38 +101,16 @@ export async function findSource(sql: Sql, tokenSha256: Buffer): Promise<Webhook
   }
 }
 
-interface Cached {
-  source: WebhookSource | null
-  expiresMs: number
-}
-
-// Tokens → sources, remembered for `ttlMs` (a rotation or plan change is seen
-// within it), at most `entriesMax` of them. Unknown tokens are remembered too, so
-// a flood of made-up tokens costs one query per distinct token per TTL at most.
+// Tokens → sources, through the shared secret cache: a rotation or plan change is
+// seen within the TTL, and deliveries go on through the spill while Postgres is away.
 export class WebhookSourceCache {
-  private entries = new Map<string, Cached>()
-  private pending = new Map<string, Promise<WebhookSource | null>>()
+  private readonly cache: SecretCache<WebhookSource>
 
-  constructor(private readonly sql: Sql, private readonly entriesMax: number, private readonly ttlMs: number) {}
+  constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true) {
+    this.cache = new SecretCache(hash => findSource(sql, hash), entriesMax, ttlMs, postgresUp)
+  }
 
-  async resolve(token: string): Promise<WebhookSource | null> {
-    const hash = sha256(token)
-    const id = hash.toString('base64')
-    const now = performance.now()
-    const hit = this.entries.get(id)
-    if (hit && hit.expiresMs > now) return hit.source
-    let lookup = this.pending.get(id)
-    if (!lookup) {
-      lookup = findSource(this.sql, hash).finally(() => this.pending.delete(id))
-      this.pending.set(id, lookup)
-    }
-    const source = await lookup
-    this.entries.delete(id)
-    if (this.entries.size >= this.entriesMax) {
-      const oldest = this.entries.keys().next().value
-      if (oldest !== undefined) this.entries.delete(oldest)
-    }
-    this.entries.set(id, { source, expiresMs: now + this.ttlMs })
-    return source
+  resolve(token: string): Promise<WebhookSource | null> {
+    return this.cache.resolve(token)
   }
 }

@@ -25,7 +25,7 @@ test('bun run start with no DATABASE_URL ingests and reads back an event', async
   expect(await posted.json()).toEqual({ id: 'hello', status: 'accepted' })
   const read = await (await fetch(`${server.url}/v1/events/hello`, { headers })).json()
   expect(read).toMatchObject({ id: 'hello', name: 'FirstEvent' })
-  const ready = await (await fetch(`${server.url}/ready`)).json()
+  const ready = (await (await fetch(`${server.url}/ready`)).json()) as { postgres: string }
   expect(ready.postgres).toBe('up')
   expect(await server.kill('SIGTERM')).toBe(0)
   server = undefined

@@ -16,7 +16,7 @@ test('SIGTERM under load exits 0 with every acknowledged event stored', async ()
   const server = await startServer({ DATABASE_URL: db.url, INLET_ADMIN_TOKEN: ADMIN, INLET_DATA_DIR: dataDir })
   const created = await fetch(`${server.url}/admin/projects`, {
     method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'load', plan: 'enterprise' }),
-  }).then(r => r.json())
+  }).then(r => r.json() as Promise<{ api_key: string }>)
   const acked: string[] = []
   let refused = 0
   let stop = false

@@ -105,7 +105,8 @@ describe('POST /v1/events', () => {
 
   test('the key is accepted as Bearer, X-API-Key, and Basic user name', async () => {
     const basic = `Basic ${Buffer.from(`${key}:`).toString('base64')}`
-    for (const headers of [{ authorization: `Bearer ${key}` }, { 'x-api-key': key }, { authorization: basic }]) {
+    const variants: Record<string, string>[] = [{ authorization: `Bearer ${key}` }, { 'x-api-key': key }, { authorization: basic }]
+    for (const headers of variants) {
       const r = await inlet.request('POST', '/v1/events', { headers, body: { name: 'Auth' } })
       expect(r.status).toBe(200)
     }

@@ -48,7 +48,7 @@ async function fillBuffer(): Promise<() => Promise<void>> {
     where datname = current_database() and wait_event_type = 'Lock'`)[0].n > 0)
   // ...then a full buffer's worth behind it.
   const rest = post('/v1/events/batch', { events: Array.from({ length: QUEUE }, () => ({ name: 'filler' })) })
-  await until(async () => (await (await fetch(`${inlet.url}/ready`)).json()).buffer.depth === QUEUE)
+  await until(async () => ((await (await fetch(`${inlet.url}/ready`)).json()) as { buffer: { depth: number } }).buffer.depth === QUEUE)
   return async () => {
     release.resolve()
     await transaction

@@ -6,7 +6,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { createProject, getProject, insertKey, listProjects, revokeKey, updateProject } from '../../store/projects'
-import { adminTokenMatches } from '../auth'
+import { requireAdmin } from '../auth'
 import { readJson } from '../body'
 import type { Deps } from '../context'
 import { doc, Project, ProjectIn, ProjectPatch } from '../schemas'
@@ -31,11 +31,7 @@ const projectId = (raw: string) => {
 export function adminRoutes(deps: Deps, adminToken: string) {
   const bodyLimit = 64 * 1024
   return new Elysia({ prefix: '/admin' })
-    .onBeforeHandle(({ request }) => {
-      if (!adminTokenMatches(request.headers, adminToken)) {
-        throw new InletError('unauthorized', 'the admin token (Authorization: Bearer <INLET_ADMIN_TOKEN>) is missing or wrong')
-      }
-    })
+    .onBeforeHandle(requireAdmin(adminToken))
     .post('/projects', async ({ request, set }) => {
       const { value } = await readJson(request, bodyLimit)
       const body = checkBody(ProjectIn, value)

@@ -8,7 +8,7 @@ import { InletError } from '../../errors'
 import { SCHEMES } from '../../ingest/signatures'
 import { getProject } from '../../store/projects'
 import { createSource, listSources, rotateSecret } from '../../store/webhooks'
-import { adminTokenMatches } from '../auth'
+import { requireAdmin } from '../auth'
 import { readJson } from '../body'
 import type { Deps } from '../context'
 import { doc } from '../schemas'
@@ -43,11 +43,7 @@ const positiveId = (raw: string, what: string) => {
 export function webhookAdminRoutes(deps: Deps, adminToken: string) {
   const bodyLimit = 64 * 1024
   return new Elysia({ prefix: '/admin' })
-    .onBeforeHandle(({ request }) => {
-      if (!adminTokenMatches(request.headers, adminToken)) {
-        throw new InletError('unauthorized', 'the admin token (Authorization: Bearer <INLET_ADMIN_TOKEN>) is missing or wrong')
-      }
-    })
+    .onBeforeHandle(requireAdmin(adminToken))
     .post('/projects/:id/webhook-sources', async ({ params, request, set }) => {
       const projectId = positiveId(params.id, 'project')
       const body = checkBody(SourceIn, (await readJson(request, bodyLimit)).value)

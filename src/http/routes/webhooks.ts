@@ -54,7 +54,7 @@ function nameAndId(source: WebhookSource, headers: Headers, payload: Record<stri
 
 export function webhookRoutes(deps: Deps) {
   const limits = deps.config.limits
-  const sources = new WebhookSourceCache(deps.sql, limits.KEY_CACHE_ENTRIES_MAX, limits.KEY_CACHE_TTL_MS)
+  const sources = new WebhookSourceCache(deps.sql, limits.KEY_CACHE_ENTRIES_MAX, limits.KEY_CACHE_TTL_MS, deps.health.postgresUp)
   return new Elysia()
     .post('/v1/webhooks/:token', async ({ request, params, set }) => {
       const source = params.token.length <= TOKEN_CHARS_MAX ? await sources.resolve(params.token) : null
