@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => { await inlet.stop() })
 
 const rows = async () => Number((await inlet.sql`select count(*) from events where project_id = ${projectId}`)[0].count)
-const send = (path: string, raw: string | Uint8Array, headers: Record<string, string> = {}) => inlet.request('POST', path, { key, raw, headers })
+const send = (path: string, raw: string | Uint8Array | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) => inlet.request('POST', path, { key, raw, headers })
 const post = (body: unknown, path = '/v1/events') => inlet.request('POST', path, { key, body })
 
 // One small event padded with JSON whitespace to exactly `bytes`.

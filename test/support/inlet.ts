@@ -18,7 +18,7 @@ export const databaseUrl = () => {
 
 export interface TestInlet extends Inlet {
   sql: Sql
-  request(method: string, path: string, init?: { key?: string; body?: unknown; raw?: string | Uint8Array; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>
+  request(method: string, path: string, init?: { key?: string; body?: unknown; raw?: string | Uint8Array | ReadableStream<Uint8Array>; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>
   project(opts?: { name?: string; plan?: string; rate_limit_rpm?: number }): Promise<{ id: number; api_key: string }>
   stop(): Promise<void>
 }
