@@ -177,7 +177,7 @@ describe('result cache', () => {
   })
 
   test('a cached report is recomputed once REPORT_CACHE_TTL_MS has passed', async () => {
-    const short = await startInlet({ REPORT_CACHE_TTL_MS: '100' })
+    const short = await startInlet({ REPORT_CACHE_TTL_MS: '100', REPORT_CACHE_STALE_MS: '0' })
     try {
       const q = await short.project()
       const count = async () => (await short.request('GET', path, { key: q.api_key })).body.series[0].events
@@ -186,5 +186,23 @@ describe('result cache', () => {
       await Bun.sleep(150)
       expect(await count()).toBe(1)
     } finally { await short.stop() }
+  })
+
+  test('past its TTL a report is served stale, within REPORT_CACHE_STALE_MS, while one refresh brings it up to date', async () => {
+    const swr = await startInlet({ REPORT_CACHE_TTL_MS: '100', REPORT_CACHE_STALE_MS: '600000' })
+    try {
+      const q = await swr.project()
+      const ask = async () => {
+        const r = await swr.request('GET', path, { key: q.api_key })
+        return [r.headers.get('x-inlet-report-cache'), r.body.series[0].events]
+      }
+      expect(await ask()).toEqual(['miss', 0])
+      expect((await swr.request('POST', '/v1/events', { key: q.api_key, body: event('c3') })).status).toBe(200)
+      await Bun.sleep(150)
+      expect(await ask()).toEqual(['stale', 0])
+      let seen = 0
+      for (let i = 0; i < 200 && seen === 0; i++) { seen = (await ask())[1] as number; if (!seen) await Bun.sleep(10) }
+      expect(seen).toBe(1)
+    } finally { await swr.stop() }
   })
 })

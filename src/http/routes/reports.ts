@@ -4,6 +4,7 @@
 // most REPORT_QUERIES_MAX reports running there at once.
 
 import { Elysia, t } from 'elysia'
+import { assert } from '../../assert'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
 import {
@@ -61,26 +62,44 @@ function range(deps: Deps, q: { from?: string; to?: string }, roundMs: number, s
   return { fromMs, toMs }
 }
 
-// Results by project and normalised parameters, for REPORT_CACHE_TTL_MS. The
-// pending promise is cached too, so a burst of identical requests runs one query.
-class ReportCache {
-  private readonly entries = new Map<string, { projectId: number; expiresMs: number; value: Promise<unknown> }>()
-  constructor(private readonly entriesMax: number, private readonly ttlMs: number) {}
+// Results by project and normalised parameters. Fresh for REPORT_CACHE_TTL_MS; then,
+// for REPORT_CACHE_STALE_MS more, the last result is still served while one refresh
+// runs (HTTP's stale-while-revalidate), so a busy dashboard never queues behind a slow
+// report it has just seen. The pending promise is cached too, so a burst of
+// identical requests runs one query. A failure is never remembered.
+type Outcome = 'hit' | 'stale' | 'miss'
+interface Entry { projectId: number; freshUntilMs: number; staleUntilMs: number; value: Promise<unknown>; refreshing: boolean }
 
-  get<T>(projectId: number, key: string, compute: () => Promise<T>): { value: Promise<T>; hit: boolean } {
+class ReportCache {
+  private readonly entries = new Map<string, Entry>()
+  constructor(private readonly entriesMax: number, private readonly ttlMs: number, private readonly staleMs: number) {}
+
+  get<T>(projectId: number, key: string, compute: () => Promise<T>): { value: Promise<T>; outcome: Outcome } {
+    if (this.entriesMax === 0 || this.ttlMs === 0) return { value: compute(), outcome: 'miss' }
     const k = `${projectId}\u0001${key}`
     const now = Date.now()
     const found = this.entries.get(k)
-    if (found && found.expiresMs > now && found.projectId === projectId) return { value: found.value as Promise<T>, hit: true }
+    assert(!found || found.projectId === projectId, 'a cached report belongs to the project of its key')
+    if (found && found.freshUntilMs > now) return { value: found.value as Promise<T>, outcome: 'hit' }
+    if (found && found.staleUntilMs > now && Bun.peek.status(found.value) === 'fulfilled') {
+      if (!found.refreshing) {
+        found.refreshing = true
+        const next = compute()
+        next.then(() => { if (this.entries.get(k) === found) this.put(k, projectId, next) }, () => { found.refreshing = false })
+      }
+      return { value: found.value as Promise<T>, outcome: 'stale' }
+    }
     const value = compute()
-    if (this.entriesMax === 0 || this.ttlMs === 0) return { value, hit: false }
+    this.put(k, projectId, value)
+    value.catch(() => { if (this.entries.get(k)?.value === value) this.entries.delete(k) })
+    return { value, outcome: 'miss' }
+  }
+
+  private put(k: string, projectId: number, value: Promise<unknown>) {
     this.entries.delete(k)
     while (this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!)
-    const entry = { projectId, expiresMs: now + this.ttlMs, value: value as Promise<unknown> }
-    this.entries.set(k, entry)
-    // A failure is not remembered: the next request tries again.
-    value.catch(() => { if (this.entries.get(k) === entry) this.entries.delete(k) })
-    return { value, hit: false }
+    const now = Date.now()
+    this.entries.set(k, { projectId, freshUntilMs: now + this.ttlMs, staleUntilMs: now + this.ttlMs + this.staleMs, value, refreshing: false })
   }
 }
 
@@ -115,6 +134,9 @@ class Slots {
   }
 }
 
+const CACHED = ' Results are cached per project for REPORT_CACHE_TTL_MS, then served stale for up to REPORT_CACHE_STALE_MS ' +
+  'while one refresh runs; header `X-Inlet-Report-Cache` says `hit`, `stale` or `miss`. 503 when a report outlives ' +
+  'PG_STATEMENT_TIMEOUT_MS or waits that long behind REPORT_QUERIES_MAX others.'
 const Time = t.String({ description: 'ISO-8601 with a zone, or epoch milliseconds' })
 const RangeQuery = {
   from: t.Optional(t.String({ description: 'inclusive; default: to minus 7 days' })),
@@ -133,11 +155,11 @@ const RetentionOut = t.Object({
 export function reportRoutes(deps: Deps) {
   const l = deps.config.limits
   const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
-  const cache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS)
+  const cache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
   const slots = new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), timeoutMs)
   const answer = async <T>(set: { headers: Record<string, string | number> }, projectId: number, key: unknown[], compute: () => Promise<T>) => {
-    const { value, hit } = cache.get(projectId, JSON.stringify(key), () => slots.run(compute))
-    set.headers['x-inlet-report-cache'] = hit ? 'hit' : 'miss'
+    const { value, outcome } = cache.get(projectId, JSON.stringify(key), () => slots.run(compute))
+    set.headers['x-inlet-report-cache'] = outcome
     return value
   }
   return new Elysia()
@@ -165,7 +187,7 @@ export function reportRoutes(deps: Deps) {
         tag: 'reports', summary: 'Events and distinct users per minute, hour or day', ok: CountsOut, errors: [401, 422, 429, 503],
         description: 'Buckets are whole UTC minutes, hours or days: from is rounded down and to up to the interval, ' +
           'and every bucket of the range is listed, empty ones with zeros. Events are placed by their (skew-corrected) ' +
-          '`timestamp`; a user is `user_id`, else `anonymous_id`. Limits: REPORT_RANGE_DAYS_MAX, REPORT_BUCKETS_MAX.',
+          '`timestamp`; a user is `user_id`, else `anonymous_id`. Limits: REPORT_RANGE_DAYS_MAX, REPORT_BUCKETS_MAX.' + CACHED,
       }),
     })
     .get('/v1/reports/funnel', async ({ request, query, set }) => {
@@ -191,7 +213,7 @@ export function reportRoutes(deps: Deps) {
         tag: 'reports', summary: 'Users who did each step in order, within a window of the first', ok: FunnelOut, errors: [401, 422, 429, 503],
         description: 'A user enters at their first step-1 event in [from, to); each later step counts when an event of ' +
           'that name follows the previous step at most `within` seconds after the entry. A default `to` is now, ' +
-          'rounded up to the minute. Limits: REPORT_STEPS_MAX, REPORT_RANGE_DAYS_MAX.',
+          'rounded up to the minute. Limits: REPORT_STEPS_MAX, REPORT_RANGE_DAYS_MAX.' + CACHED,
       }),
     })
     .get('/v1/reports/retention', async ({ request, query, set }) => {
@@ -220,7 +242,7 @@ export function reportRoutes(deps: Deps) {
         errors: [401, 422, 429, 503],
         description: 'Periods are whole UTC days or weeks (Monday first): from is rounded down and to up. `retained[k]` ' +
           'counts the cohort\'s users who did `return_event` in the k-th period after the cohort\'s own (`retained[0]`), ' +
-          'also past `to`. Limits: REPORT_PERIODS_MAX, REPORT_RANGE_DAYS_MAX.',
+          'also past `to`. Limits: REPORT_PERIODS_MAX, REPORT_RANGE_DAYS_MAX.' + CACHED,
       }),
     })
 }
