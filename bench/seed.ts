@@ -56,7 +56,9 @@ async function reusable(database: string, params: Params): Promise<number | null
   try {
     const [row] = await sql`select params, big_project_id, seeded_at from inlet_bench_seed
       where to_regclass('inlet_bench_seed') is not null`.catch(() => [])
-    if (!row || JSON.stringify(row.params) !== JSON.stringify(params)) return null
+    // jsonb keeps its keys in its own order: compare with keys sorted.
+    const canonical = (o: object) => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
+    if (!row || canonical(row.params) !== canonical(params)) return null
     if (Date.now() - (row.seeded_at as Date).getTime() > REUSE_AGE_MS_MAX) return null
     return Number(row.big_project_id)
   } finally { await sql.end() }
