@@ -6,6 +6,7 @@ import { InletError } from '../../errors'
 import { outcome, prepare } from '../../ingest/batch'
 import { isObject, validateEvent } from '../../ingest/validate'
 import { readJson } from '../body'
+import { json } from '../respond'
 import { authenticate, type Deps, requestContext } from '../context'
 import { BatchIn, BatchOut, doc, EventIn, Verdict } from '../schemas'
 
@@ -25,7 +26,7 @@ export function ingestRoutes(deps: Deps) {
       }
       const [verdict] = await deps.pipeline.submit([v.row])
       deps.metrics.ingestEvents.inc({ outcome: verdict })
-      return { id: v.row.id, status: verdict }
+      return json({ id: v.row.id, status: verdict }, set)
     }, {
       parse: 'none',
       detail: doc({
@@ -57,7 +58,7 @@ export function ingestRoutes(deps: Deps) {
       if (result.rejected === events.length) {
         throw new InletError('validation_failed', 'every event in the batch is invalid', result.results)
       }
-      return result
+      return json(result, set)
     }, {
       parse: 'none',
       detail: doc({

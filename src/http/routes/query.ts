@@ -7,6 +7,7 @@ import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
 import { getEvent, listEvents } from '../../store/events'
 import { authenticate, type Deps } from '../context'
+import { json } from '../respond'
 import { doc, Event, EventList } from '../schemas'
 
 const invalid = (path: string, message: string) =>
@@ -37,10 +38,10 @@ export function queryRoutes(deps: Deps) {
     .get('/v1/events/:id', async ({ request, params, set }) => {
       const owner = await authenticate(deps, request, set)
       const spilled = deps.spill?.get(owner.projectId, params.id)
-      if (spilled) return spilled
+      if (spilled) return json(spilled, set)
       const event = await getEvent(deps.sql, owner.projectId, params.id)
       if (!event) throw new InletError('not_found', `no event with id ${JSON.stringify(params.id)} in this project`)
-      return event
+      return json(event, set)
     }, { detail: doc({ tag: 'query', summary: 'Get one event by id', ok: Event, errors: [401, 404, 429] }) })
     .get('/v1/events', async ({ request, query, set }) => {
       const owner = await authenticate(deps, request, set)
@@ -61,7 +62,7 @@ export function queryRoutes(deps: Deps) {
       const data = more ? rows.slice(0, limit) : rows
       const last = data[data.length - 1]
       if (deps.spill) set.headers['x-inlet-pending-events'] = deps.spill.pendingFor(owner.projectId)
-      return { data, next_cursor: more ? encodeCursor(Date.parse(last.timestamp), last.id) : null }
+      return json({ data, next_cursor: more ? encodeCursor(Date.parse(last.timestamp), last.id) : null }, set)
     }, {
       query: t.Object({
         name: t.Optional(t.String()), user_id: t.Optional(t.String()),

@@ -25,6 +25,7 @@ import { isObject } from '../../ingest/validate'
 import type { KeyOwner } from '../../store/projects'
 import { keyFromHeaders } from '../auth'
 import { readJson } from '../body'
+import { json } from '../respond'
 import { authenticate, type Deps, requestContext } from '../context'
 import { BatchOut, doc } from '../schemas'
 
@@ -83,7 +84,7 @@ export function segmentRoutes(deps: Deps) {
     }
     const [status] = await deps.pipeline.submit([v.row])
     deps.metrics.ingestEvents.inc({ outcome: status })
-    return { success: true as const, id: v.row.id, status }
+    return json({ success: true, id: v.row.id, status }, set)
   }
 
   const batch = async ({ request, set }: { request: Request; set: SetHeaders }) => {
@@ -108,7 +109,7 @@ export function segmentRoutes(deps: Deps) {
     deps.metrics.ingestEvents.inc({ outcome: 'accepted' }, result.accepted)
     deps.metrics.ingestEvents.inc({ outcome: 'duplicate' }, result.duplicates)
     deps.metrics.ingestEvents.inc({ outcome: 'rejected' }, result.rejected)
-    return { success: true as const, ...result }
+    return json({ success: true, ...result }, set)
   }
 
   // A preflight is needed only when a browser adds headers (Authorization, gzip);

@@ -16,6 +16,7 @@ import { verifySignature } from '../../ingest/signatures'
 import { isObject, type RequestContext, validateEvent } from '../../ingest/validate'
 import { liveSecrets, type WebhookSource, WebhookSourceCache } from '../../store/webhooks'
 import { parseJson, readBody } from '../body'
+import { json } from '../respond'
 import { type Deps, spendRequest } from '../context'
 import { doc, Verdict } from '../schemas'
 
@@ -77,7 +78,7 @@ export function webhookRoutes(deps: Deps) {
       }
       const [status] = await deps.pipeline.submit([v.row])
       deps.metrics.ingestEvents.inc({ outcome: status })
-      return { id: v.row.id, status }
+      return json({ id: v.row.id, status }, set)
     }, {
       parse: 'none',
       params: t.Object({ token: t.String() }),

@@ -1,0 +1,14 @@
+// JSON responses built directly. Returning a plain object makes Elysia map it to a
+// Response on its slow path whenever headers were set (the RateLimit headers always
+// are): measured at ~20 µs of the ~40 µs a single-event ingest costs in JS.
+
+type SetLike = { headers: Record<string, string | number | undefined> }
+
+export function json(body: unknown, set: SetLike, status = 200): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  for (const name in set.headers) {
+    const value = set.headers[name]
+    if (value !== undefined) headers[name] = String(value)
+  }
+  return new Response(JSON.stringify(body), { status, headers })
+}
