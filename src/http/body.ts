@@ -19,13 +19,14 @@ const tooLarge = (limit: number) =>
 
 async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit)
-  if (!request.body) return new Uint8Array(0)
   if (declared !== null) {
+    if (Number(declared) > limit) throw tooLarge(limit)
+    // Not through request.body: touching it makes Bun build a ReadableStream.
     const bytes = new Uint8Array(await request.arrayBuffer().catch(cutShort))
     if (bytes.byteLength > limit) throw tooLarge(limit)
     return bytes
   }
+  if (!request.body) return new Uint8Array(0)
   // Chunked: count as it arrives and stop reading the moment it passes the limit.
   const chunks: Uint8Array[] = []
   let total = 0
