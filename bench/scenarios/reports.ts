@@ -5,8 +5,9 @@
 // retention over 7 days; theirs (W2 reporting) p95 850 ms on far less data.
 //
 // The quick pass seeds 1M events; `--seed-events 10000000` runs the full size (a
-// seeded database is reused across runs: bench/seed.ts). A second, shorter phase
-// runs with the result cache off, to show what the SQL itself costs under load.
+// seeded database is reused across runs: bench/seed.ts). Before measuring, every
+// report is asked once, 3 at a time (a dashboard's first load): those figures are
+// what each report's SQL costs uncached.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -30,7 +31,8 @@ const INGEST_EVENTS_PER_S = 1_000
 const INGEST_BATCH_EVENTS = 50
 const QUICK_MS = 20_000
 const FULL_MS = 60_000
-const UNCACHED_MS_MAX = 20_000
+// Reports computed at once while priming: REPORT_QUERIES_MAX's default.
+const PRIME_CONCURRENCY = 3
 const RANGES = [7, 30] as const
 
 async function inletOn(url: string, label: string, env: Record<string, string> = {}): Promise<System> {
@@ -66,15 +68,42 @@ async function createProjects(url: string): Promise<number[]> {
 }
 
 type Key = `${ReportKind}-${number}d`
+type Path = { kind: ReportKind; path: string; key: Key }
 
-async function phase(o: RunOptions, sys: System, key: string, seeded: number, cached: boolean): Promise<PhaseResult> {
+const allPaths = (): Path[] => RANGES.flatMap(days => reportPaths(days).map(p => ({ ...p, key: `${p.kind}-${days}d` as Key })))
+
+// Every report once, PRIME_CONCURRENCY at a time, as the first load of the dashboards
+// would: what each costs uncached, and a warm cache for the steady state measured next.
+async function prime(sys: System, key: string, paths: Path[]): Promise<Record<string, { requests: number; p50Ms: number; p95Ms: number; maxMs: number; errors: number }>> {
+  const byKey = new Map<Key, Recorder>()
+  const queue = [...paths]
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: PRIME_CONCURRENCY }, async () => {
+    for (let p = queue.shift(); p; p = queue.shift()) {
+      if (!byKey.has(p.key)) { byKey.set(p.key, new Recorder()); byKey.get(p.key)!.window(0, Infinity) }
+      const started = performance.now()
+      const r = await fetch(sys.server.url + p.path, { headers: { Authorization: `Bearer ${key}` } })
+      await r.arrayBuffer()
+      byKey.get(p.key)!.record(started, performance.now(), r.status, 0)
+    }
+  }))
+  log(`  primed ${paths.length} reports, ${PRIME_CONCURRENCY} at a time, in ${((performance.now() - t0) / 1000).toFixed(1)} s (uncached, no other load):`)
+  const out: Record<string, { requests: number; p50Ms: number; p95Ms: number; maxMs: number; errors: number }> = {}
+  for (const [k, rec] of byKey) {
+    const s = rec.summary()
+    out[k] = { requests: s.requests, p50Ms: s.p50Ms, p95Ms: s.p95Ms, maxMs: s.maxMs, errors: s.errors }
+    log(`    ${k.padEnd(13)} ${fmt.n(s.requests).padStart(3)} requests · p50 ${fmt.ms(s.p50Ms)} p95 ${fmt.ms(s.p95Ms)} max ${fmt.ms(s.maxMs)} ms · errors ${s.errors}`)
+  }
+  return out
+}
+
+async function phase(o: RunOptions, sys: System, key: string, seeded: number, paths: Path[]): Promise<PhaseResult> {
   const rec = new Recorder()
   const ingest = new Recorder()
   const byKey = new Map<Key, Recorder>()
   const cache = { hit: 0, miss: 0 }
-  const paths = RANGES.flatMap(days => reportPaths(days).map(p => ({ ...p, key: `${p.kind}-${days}d` as Key })))
   for (const p of paths) if (!byKey.has(p.key)) byKey.set(p.key, new Recorder())
-  const durationMs = cached ? o.durationMs ?? (o.quick ? QUICK_MS : FULL_MS) : Math.min(UNCACHED_MS_MAX, o.durationMs ?? QUICK_MS)
+  const durationMs = o.durationMs ?? (o.quick ? QUICK_MS : FULL_MS)
   const auth = { Authorization: `Bearer ${key}` }
   const script = async (u: User) => {
     const r = rng(900 + u.index)
@@ -83,21 +112,20 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, ca
       const t0 = performance.now()
       const reply = await u.client.send({ bytes: encodeRequest('GET', q.path, auth), events: 0 })
       byKey.get(q.key)!.record(t0, performance.now(), reply?.status ?? 'error', 0)
-      if (reply?.reportCache === 'hit') cache.hit++
-      else if (reply?.reportCache === 'miss') cache.miss++
+      if (reply?.reportCache === 'miss') cache.miss++
+      else if (reply?.reportCache) cache.hit++
     }
   }
   const ir = rng(77)
   let seq = 0
   const p = await measure({
-    scenario: 'reports', phase: cached ? 'reports-100u' : 'reports-100u-uncached', system: 'inlet', sys, rec,
-    title: `${USERS} users on counts, funnel, retention over 7 and 30 days of ${fmt.n(seeded / 1e6, 1)}M events${cached ? '' : ', result cache off'}`,
+    scenario: 'reports', phase: 'reports-100u', system: 'inlet', sys, rec,
+    title: `${USERS} users on counts, funnel, retention over 7 and 30 days of ${fmt.n(seeded / 1e6, 1)}M events`,
     load: `closed loop, ${USERS} users, ${paths.length} distinct requests; ingest ${fmt.n(INGEST_EVENTS_PER_S)} events/s alongside`,
-    estimate: cached
-      ? `big project ${fmt.n(seeded * 0.2 / 1e6, 1)}M events, ~${fmt.n(seeded * 0.2 / 90 * 7 / 1000)}k in 7 days. Counts by day read ~7-30k rollup rows (~2-10 ms); ` +
-        'by hour count distinct users over the raw events (~50-500 ms); funnels scan the steps\' events (~50-300 ms), retention ~10-100k membership rows. ' +
-        'With the 5 s cache and ~70 distinct requests, ~98% are hits (< 2 ms): p95 a few ms, p99 ≈ the misses'
-      : 'every request runs its SQL: 2 cores at ~100-300 ms per query serve ~10-20 req/s, so 100 users queue: p50 ≈ 100 / throughput ≈ seconds',
+    estimate: `big project ${fmt.n(seeded * 0.2 / 1e6, 1)}M events. Uncached (priming above), a report costs ~0.05-2 s of SQL on this box, ` +
+      'far too slow for 100 users at once; but ~60 distinct requests, fresh for 5 s and then served stale (≤ 60 s) while refreshed one ' +
+      'at a time on an idle slot, make nearly every answer a cache hit: ~1-2 ms in the server; p95 ≈ CPU queueing of 100 closed-loop users ' +
+      'plus the generator on 2 cores (~10-50 ms)',
     theirs: published['w2-reporting'],
     run: async () => {
       const start = performance.now() + o.warmupMs
@@ -125,7 +153,7 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, ca
   const ing = p.extra.ingest as { eventsPerS: number; p99Ms: number; errors: number }
   log(`    ingest alongside: ${fmt.n(ing.eventsPerS)} events/s acked, p99 ${fmt.ms(ing.p99Ms)} ms, errors ${ing.errors}`)
   log(`    report cache hit ratio: ${((p.extra.cacheHitRatio as number) * 100).toFixed(1)}%`)
-  if (cached) {
+  {
     for (const days of RANGES) {
       const c = kinds[`counts-${days}d`], f = kinds[`funnel-${days}d`], r = kinds[`retention-${days}d`]
       target(p, `counts over ${days} days p95 < 50 ms (${fmt.ms(c.p95Ms)})`, c.p95Ms < 50)
@@ -150,11 +178,13 @@ export const reports: Scenario = {
     out.notes.push(seeded.reused ? `reused the seeded database ${seeded.database}` : `seeded ${fmt.n(events)} events in ${seeded.seconds.toFixed(0)} s`)
     await using(inletOn(seeded.url, 'reports'), async sys => {
       const { api_key } = await admin<{ api_key: string }>(sys, 'POST', `/admin/projects/${seeded.bigProjectId}/keys`)
-      out.phases.push(await phase(o, sys, api_key, events, true))
-    })
-    await using(inletOn(seeded.url, 'reports-uncached', { REPORT_CACHE_ENTRIES_MAX: '0' }), async sys => {
-      const { api_key } = await admin<{ api_key: string }>(sys, 'POST', `/admin/projects/${seeded.bigProjectId}/keys`)
-      out.phases.push(await phase(o, sys, api_key, events, false))
+      // One set of requests for priming and measuring: a dashboard open on "the last
+      // 7 days" keeps its range until it is reloaded (reportPaths rounds to the minute).
+      const paths = allPaths()
+      const cold = await prime(sys, api_key, paths)
+      const p = await phase(o, sys, api_key, events, paths)
+      p.extra.uncached = cold
+      out.phases.push(p)
     })
   },
 }
