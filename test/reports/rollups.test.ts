@@ -5,10 +5,10 @@
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { EventRow } from '../../src/ingest/validate'
-import type { Sql } from '../../src/store/db'
 import { insertEvents } from '../../src/store/events'
 import { startInlet, type TestInlet } from '../support/inlet'
 import { bruteCounts, generate, type Ev } from './brute'
+import { expectExact } from './exact'
 
 const DAY = 86_400_000
 const START = Date.UTC(2026, 8, 1, 7)
@@ -16,50 +16,6 @@ const START = Date.UTC(2026, 8, 1, 7)
 let inlet: TestInlet
 beforeAll(async () => { inlet = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0' }) })
 afterAll(() => inlet.stop())
-
-const bucketOf: Record<string, string> = {
-  day: `("timestamp" at time zone 'UTC')::date`,
-}
-
-// Every rollup row equals the same aggregate recomputed from events, and none is extra.
-async function expectExact(sql: Sql, projectId: number) {
-  const [minute] = await sql`
-    select count(*)::int as wrong from (
-      (select name, bucket, events from event_counts_minute where project_id = ${projectId}
-       except all
-       select name, date_trunc('minute', "timestamp"), count(*) from events where project_id = ${projectId} group by 1, 2)
-      union all
-      (select name, date_trunc('minute', "timestamp"), count(*) from events where project_id = ${projectId} group by 1, 2
-       except all
-       select name, bucket, events from event_counts_minute where project_id = ${projectId})) x`
-  const [hour] = await sql`
-    select count(*)::int as wrong from (
-      (select name, bucket, events from event_counts_hour where project_id = ${projectId}
-       except all
-       select name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events where project_id = ${projectId} group by 1, 2)
-      union all
-      (select name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events where project_id = ${projectId} group by 1, 2
-       except all
-       select name, bucket, events from event_counts_hour where project_id = ${projectId})) x`
-  const membership = async (table: string, bucket: string) => {
-    const [r] = await sql`
-      select count(*)::int as wrong from (
-        (select name, ${sql(bucket)} as b, user_key from ${sql(table)} where project_id = ${projectId}
-         except all
-         select distinct n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id)
-         from events, lateral (values (name), ('')) v(n)
-         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null)
-        union all
-        (select distinct n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id)
-         from events, lateral (values (name), ('')) v(n)
-         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null
-         except all
-         select name, ${sql(bucket)}, user_key from ${sql(table)} where project_id = ${projectId})) x`
-    return r.wrong
-  }
-  const users = { wrong: await membership('event_users_day', 'day') }
-  expect({ minute: minute.wrong, hour: hour.wrong, usersDay: users.wrong }).toEqual({ minute: 0, hour: 0, usersDay: 0 })
-}
 
 const wire = (e: Ev) => ({ id: e.id, name: e.name, timestamp: new Date(e.t).toISOString(), user_id: e.user_id, anonymous_id: e.anonymous_id })
 

@@ -1,0 +1,50 @@
+// The check every rollup test ends with: each rollup row equals the same aggregate
+// recomputed from the stored events, and no row is missing or extra.
+
+import { expect } from 'bun:test'
+import type { Sql } from '../../src/store/db'
+
+const bucketOf: Record<string, string> = {
+  day: `("timestamp" at time zone 'UTC')::date`,
+}
+
+// Every rollup row equals the same aggregate recomputed from events, and none is extra.
+export async function expectExact(sql: Sql, projectId: number) {
+  const [minute] = await sql`
+    select count(*)::int as wrong from (
+      (select name, bucket, events from event_counts_minute where project_id = ${projectId}
+       except all
+       select name, date_trunc('minute', "timestamp"), count(*) from events where project_id = ${projectId} group by 1, 2)
+      union all
+      (select name, date_trunc('minute', "timestamp"), count(*) from events where project_id = ${projectId} group by 1, 2
+       except all
+       select name, bucket, events from event_counts_minute where project_id = ${projectId})) x`
+  const [hour] = await sql`
+    select count(*)::int as wrong from (
+      (select name, bucket, events from event_counts_hour where project_id = ${projectId}
+       except all
+       select name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events where project_id = ${projectId} group by 1, 2)
+      union all
+      (select name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events where project_id = ${projectId} group by 1, 2
+       except all
+       select name, bucket, events from event_counts_hour where project_id = ${projectId})) x`
+  const membership = async (table: string, bucket: string) => {
+    const [r] = await sql`
+      select count(*)::int as wrong from (
+        (select name, ${sql(bucket)} as b, user_key from ${sql(table)} where project_id = ${projectId}
+         except all
+         select distinct n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id)
+         from events, lateral (values (name), ('')) v(n)
+         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null)
+        union all
+        (select distinct n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id)
+         from events, lateral (values (name), ('')) v(n)
+         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null
+         except all
+         select name, ${sql(bucket)}, user_key from ${sql(table)} where project_id = ${projectId})) x`
+    return r.wrong
+  }
+  const users = { wrong: await membership('event_users_day', 'day') }
+  expect({ minute: minute.wrong, hour: hour.wrong, usersDay: users.wrong }).toEqual({ minute: 0, hour: 0, usersDay: 0 })
+}
+
