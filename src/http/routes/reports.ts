@@ -166,10 +166,16 @@ export function reportRoutes(deps: Deps) {
   const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
   const cache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
   const slots = new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), timeoutMs)
-  const answer = async <T>(set: { headers: Record<string, string | number> }, projectId: number, key: unknown[], compute: () => Promise<T>) => {
-    const { value, outcome } = cache.get(projectId, JSON.stringify(key), () => slots.run(compute), () => slots.tryRun(compute))
-    set.headers['x-inlet-report-cache'] = outcome
-    return value
+  // Results are cached as the JSON text of the response: a hit costs no
+  // serialisation (a 30-day hourly series is ~700 objects, ~40 KB).
+  const answer = async (set: { headers: Record<string, string | number | undefined> }, projectId: number, key: unknown[], compute: () => Promise<unknown>) => {
+    const text = () => compute().then(body => JSON.stringify(body))
+    const { value, outcome } = cache.get(projectId, JSON.stringify(key), () => slots.run(text), () => slots.tryRun(text))
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-inlet-report-cache': outcome }
+    for (const name in set.headers) if (set.headers[name] !== undefined) headers[name] = String(set.headers[name])
+    // The headers are in the Response: an empty `set` keeps Elysia from copying it (see respond.ts).
+    set.headers = {}
+    return new Response(await value, { headers })
   }
   return new Elysia()
     .get('/v1/reports/counts', async ({ request, query, set }) => {
@@ -183,9 +189,8 @@ export function reportRoutes(deps: Deps) {
         throw invalid('/interval', `from..to holds ${buckets} ${interval} buckets; REPORT_BUCKETS_MAX is ${l.REPORT_BUCKETS_MAX}`)
       }
       const name = query.name ? eventName(deps, query.name, '/name') : undefined
-      const series = await answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
-        () => countsReport(deps.sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs))
-      return { series }
+      return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
+        async () => ({ series: await countsReport(deps.sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs) }))
     }, {
       query: t.Object({
         interval: t.Optional(t.Union([t.Literal('minute'), t.Literal('hour'), t.Literal('day')], { default: 'day' })),
@@ -209,9 +214,8 @@ export function reportRoutes(deps: Deps) {
       if (new Set(steps).size !== steps.length) throw invalid('/steps', 'must not repeat an event name')
       const withinS = integer(query.within, '/within', DEFAULT_WITHIN_S, 1, l.REPORT_RANGE_DAYS_MAX * 86_400, 'seconds, at most REPORT_RANGE_DAYS_MAX')
       const { fromMs, toMs } = range(deps, query, INTERVAL_MS.minute)
-      const result = await answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
-        () => funnelReport(deps.sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs))
-      return { steps: result }
+      return answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
+        async () => ({ steps: await funnelReport(deps.sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs) }))
     }, {
       query: t.Object({
         steps: t.String({ description: 'event names in order, separated by commas, e.g. PageView,AddToCart,Purchase' }),
@@ -235,9 +239,8 @@ export function reportRoutes(deps: Deps) {
       const periods = integer(query.periods, '/periods', DEFAULT_PERIODS, 1, l.REPORT_PERIODS_MAX, 'REPORT_PERIODS_MAX')
       const r = range(deps, query, INTERVAL_MS.day)
       const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
-      const cohorts = await answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
-        () => retentionReport(deps.sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs))
-      return { cohorts }
+      return answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
+        async () => ({ cohorts: await retentionReport(deps.sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs) }))
     }, {
       query: t.Object({
         cohort_event: t.String({ description: 'a user joins the cohort of the period of their first such event in [from, to)' }),
