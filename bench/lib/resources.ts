@@ -1,0 +1,84 @@
+// CPU and memory of the processes sharing the machine during a phase, from /proc:
+// the server's CPU seconds and RSS (sampled; peak and timeline for the soak), the
+// generator's own CPU (this process), and the whole machine's busy CPU, so the
+// report can say how the two cores were shared (the rest is Postgres and the OS).
+
+import { readFileSync } from 'node:fs'
+
+// Sampling period for RSS: fine enough to catch a peak that lasts a few hundred ms.
+const SAMPLE_MS = 250
+const TICKS_PER_S = 100 // getconf CLK_TCK on Linux x86-64
+
+export interface Usage {
+  serverCpuS: number
+  generatorCpuS: number
+  machineBusyCpuS: number
+  cores: number
+  wallS: number
+  serverRssPeakMiB: number
+  serverRssEndMiB: number
+  // One sample per second: server RSS in MiB (soak charts, growth checks).
+  rssTimelineMiB: number[]
+}
+
+function procCpuS(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S // utime + stime
+  } catch { return 0 }
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : 0
+  } catch { return 0 }
+}
+
+function machine(): { busyS: number; cores: number } {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n')
+  const total = lines[0]!.split(/\s+/).slice(1).map(Number)
+  const idle = total[3]! + total[4]! // idle + iowait
+  const cores = lines.filter(l => /^cpu\d/.test(l)).length
+  return { busyS: (total.reduce((a, b) => a + b, 0) - idle) / TICKS_PER_S, cores }
+}
+
+function generatorCpuS(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
+// Starts sampling now; `stop()` returns the figures since then.
+export function watch(pid: number | null) {
+  const t0 = performance.now()
+  const server0 = pid ? procCpuS(pid) : 0
+  const gen0 = generatorCpuS()
+  const m0 = machine()
+  let peak = pid ? rssMiB(pid) : 0
+  const timeline: number[] = []
+  let samples = 0
+  const timer = setInterval(() => {
+    if (!pid) return
+    const rss = rssMiB(pid)
+    peak = Math.max(peak, rss)
+    if (++samples % (1000 / SAMPLE_MS) === 0) timeline.push(rss)
+  }, SAMPLE_MS)
+  return {
+    stop(): Usage {
+      clearInterval(timer)
+      const m1 = machine()
+      const end = pid ? rssMiB(pid) : 0
+      return {
+        serverCpuS: pid ? procCpuS(pid) - server0 : 0,
+        generatorCpuS: generatorCpuS() - gen0,
+        machineBusyCpuS: m1.busyS - m0.busyS,
+        cores: m1.cores,
+        wallS: (performance.now() - t0) / 1000,
+        serverRssPeakMiB: Math.max(peak, end),
+        serverRssEndMiB: end,
+        rssTimelineMiB: timeline,
+      }
+    },
+  }
+}

@@ -1,0 +1,65 @@
+// The shapes every scenario returns and the report consumes.
+
+import type { FlushFigures } from './metrics'
+import type { WaitProfile } from './pg-waits'
+import type { Summary } from './recorder'
+import type { Usage } from './resources'
+
+export type SystemKind = 'inlet' | 'baseline' | 'http-ceiling' | 'pg-ceiling'
+
+export interface Target {
+  text: string
+  pass: boolean | null // null: not measurable in this run
+}
+
+export interface PhaseResult {
+  scenario: string
+  phase: string // short id, unique within the scenario: 'single-64c'
+  title: string // what a reader sees: 'single event, 64 connections'
+  system: SystemKind
+  load: string // how the load was offered: 'closed loop, 64 connections'
+  estimate: string // the back-of-envelope expectation, written before measuring
+  summary: Summary
+  usage: Usage | null
+  flush: FlushFigures | null
+  waits: WaitProfile | null
+  theirs: string | null // the published figure from WORKLOADS.md
+  ratios: Record<string, number> // 'vs HTTP ceiling': 0.52
+  targets: Target[]
+  notes: string[]
+  // Anything scenario-specific worth keeping in the JSON (W1 429 arithmetic, W4 wall time).
+  extra: Record<string, unknown>
+}
+
+export interface Check {
+  name: string
+  pass: boolean
+  detail: string
+  theirs: string
+}
+
+export interface ScenarioResult {
+  name: string
+  title: string
+  phases: PhaseResult[]
+  checks: Check[]
+  notes: string[]
+  error: string | null
+}
+
+export interface RunOptions {
+  // Measured window of each phase, unless a scenario's shape fixes it (W4 runs to completion).
+  durationMs: number | null // null: each scenario's quick default
+  warmupMs: number
+  soakMs: number | null // null: the short soak
+  reportsSeedEvents: number | null
+  quick: boolean
+  // Before each phase, wait up to this long for the machine to be idle.
+  waitIdleMs: number
+}
+
+export interface Scenario {
+  name: string
+  title: string
+  run(o: RunOptions, out: ScenarioResult): Promise<void>
+}

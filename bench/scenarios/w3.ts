@@ -1,0 +1,71 @@
+// W3: orders from many clients, durable. 1, 10 and 40 clients each send one order
+// event per request as fast as it is acknowledged; Inlet and the naive baseline
+// take the same load. The published system (Redis queue + async batch writer)
+// plateaued at ~2,650/s.
+
+import { cal, n0, pgRowsPerS } from '../lib/calibrate'
+import { order, rng } from '../lib/events'
+import { post } from '../lib/http-client'
+import { createProject, startBaseline, startInlet, UNLIMITED_RPM, type System } from '../lib/inlet'
+import { closedLoop } from '../lib/loadgen'
+import { measure, ratio, target } from '../lib/phase'
+import { published } from '../lib/published'
+import { Recorder } from '../lib/recorder'
+import { using } from '../lib/systems'
+import type { PhaseResult, RunOptions, Scenario, ScenarioResult } from '../lib/types'
+
+const CLIENTS = [1, 10, 40] as const
+const QUICK_MS = 8_000
+
+// Evaluated after calibration: commit time and row cost are this machine's.
+const estimate = (kind: 'inlet' | 'baseline', clients: number): string => {
+  const perReqMs = cal.commitMs + 0.25 // commit + HTTP and JSON round trip
+  if (clients === 1) return `one client waits for one commit per request (${cal.commitMs.toFixed(2)} ms + ~0.25 ms HTTP): ~${n0(1000 / perReqMs)} req/s`
+  if (kind === 'inlet') {
+    const group = clients / 2
+    const pg = pgRowsPerS(group, 2)
+    return `group commit: ~${group} orders per transaction on 2 flushers, Postgres could take ~${n0(pg)}/s; the JS path (~40 µs/req) ` +
+      `caps at ~25k/s: expect ~${n0(Math.min(pg, 25_000) * 0.7)} req/s`
+  }
+  const conns = Math.min(clients, 10)
+  return `${conns} connections, one commit each in flight (Postgres groups concurrent WAL flushes): ~${n0((conns * 1000) / (perReqMs * 2))}-${n0((conns * 1000) / perReqMs)} req/s, ` +
+    (clients > 10 ? 'the extra clients only queue for the pool of 10' : 'no queueing yet')
+}
+
+async function phases(o: RunOptions, sys: System, kind: 'inlet' | 'baseline'): Promise<PhaseResult[]> {
+  const project = await createProject(sys, 'orders', 'enterprise', UNLIMITED_RPM)
+  const out: PhaseResult[] = []
+  for (const clients of CLIENTS) {
+    const r = rng(clients)
+    const run = `${kind}${clients}`
+    let seq = 0
+    const rec = new Recorder()
+    out.push(await measure({
+      scenario: 'w3', phase: `${clients}-clients`, title: `${clients} client${clients > 1 ? 's' : ''}, one order per request`,
+      system: kind, sys, rec, load: `closed loop, ${clients} connection${clients > 1 ? 's' : ''}`,
+      estimate: estimate(kind, clients), theirs: kind === 'inlet' ? published[`w3-${clients}`] : null,
+      run: () => closedLoop({
+        target: { host: '127.0.0.1', port: sys.server.port }, rec, connections: clients, warmupMs: o.warmupMs,
+        durationMs: o.durationMs ?? QUICK_MS,
+        next: () => ({ bytes: post('/v1/events', project.api_key, JSON.stringify(order(r, run, seq++))), events: 1 }),
+      }),
+    }))
+  }
+  return out
+}
+
+export const w3: Scenario = {
+  name: 'w3',
+  title: 'W3 — orders from 1, 10 and 40 clients, durable acks, Inlet vs the baseline',
+  async run(o: RunOptions, out: ScenarioResult) {
+    const inlet = await using(startInlet('w3'), sys => phases(o, sys, 'inlet'))
+    const base = await using(startBaseline('w3'), sys => phases(o, sys, 'baseline'))
+    out.phases.push(...inlet, ...base)
+    CLIENTS.forEach((clients, i) => {
+      const theirs = [549, 2554, 2653][i]!
+      ratio(inlet[i]!, 'vs baseline', inlet[i]!.summary.reqPerS / base[i]!.summary.reqPerS)
+      ratio(inlet[i]!, 'vs theirs', inlet[i]!.summary.reqPerS / theirs)
+      if (clients === 40) target(inlet[i]!, '≥ 5× the baseline with 40 clients', inlet[i]!.summary.reqPerS >= 5 * base[i]!.summary.reqPerS)
+    })
+  },
+}
