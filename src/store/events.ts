@@ -24,7 +24,9 @@ const key = (projectId: number, id: string) => `${projectId}\u0001${id}`
 
 // Writes rows, returns a verdict per row in input order. A row whose (project, id)
 // appears earlier in the same batch is a duplicate of that earlier row.
-export async function insertEvents(sql: Sql, rows: EventRow[]): Promise<Verdict[]> {
+// `shard` is the rollup stripe this writer owns (sql/004_rollup_shards.sql): two
+// transactions in flight at once must not share one, or they serialise on its rows.
+export async function insertEvents(sql: Sql, rows: EventRow[], shard = 0): Promise<Verdict[]> {
   const first = new Map<string, number>()
   const unique: EventRow[] = []
   for (let i = 0; i < rows.length; i++) {
@@ -37,7 +39,7 @@ export async function insertEvents(sql: Sql, rows: EventRow[]): Promise<Verdict[
   // One lock order for every flusher, so concurrent batches that share ids wait
   // for each other instead of deadlocking.
   unique.sort((a, b) => a.projectId - b.projectId || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  const inserted = await insertUnique(sql, unique)
+  const inserted = await insertUnique(sql, unique, shard)
   const verdicts: Verdict[] = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const k = key(rows[i].projectId, rows[i].id)
@@ -46,7 +48,7 @@ export async function insertEvents(sql: Sql, rows: EventRow[]): Promise<Verdict[
   return verdicts
 }
 
-async function insertUnique(sql: Sql, rows: EventRow[]): Promise<Set<string>> {
+async function insertUnique(sql: Sql, rows: EventRow[], shard: number): Promise<Set<string>> {
   const n = rows.length
   const p = new Array<number>(n), i = new Array<string>(n), ty = new Array<string>(n), nm = new Array<string>(n)
   const ts = new Array<number>(n), ra = new Array<number>(n)
@@ -69,15 +71,15 @@ async function insertUnique(sql: Sql, rows: EventRow[]): Promise<Set<string>> {
       on conflict (project_id, id) do nothing
       returning project_id, id, name, "timestamp", coalesce(user_id, anonymous_id) as user_key
     ), counted as (
-      insert into event_counts_minute (project_id, name, bucket, events)
-      select project_id, name, date_trunc('minute', "timestamp"), count(*) from ins
+      insert into event_counts_minute (project_id, name, bucket, shard, events)
+      select project_id, name, date_trunc('minute', "timestamp"), ${shard}::int2, count(*) from ins
       group by 1, 2, 3 order by 1, 2, 3
-      on conflict (project_id, bucket, name) do update set events = event_counts_minute.events + excluded.events
+      on conflict (project_id, bucket, name, shard) do update set events = event_counts_minute.events + excluded.events
     ), counted_hour as (
-      insert into event_counts_hour (project_id, name, bucket, events)
-      select project_id, name, date_trunc('hour', "timestamp", 'UTC'), count(*) from ins
+      insert into event_counts_hour (project_id, name, bucket, shard, events)
+      select project_id, name, date_trunc('hour', "timestamp", 'UTC'), ${shard}::int2, count(*) from ins
       group by 1, 2, 3 order by 1, 2, 3
-      on conflict (project_id, bucket, name) do update set events = event_counts_hour.events + excluded.events
+      on conflict (project_id, bucket, name, shard) do update set events = event_counts_hour.events + excluded.events
     ), users_day as (
       -- Reports (sql/003_reports.sql): who was seen on which UTC day, per name and
       -- under '' for any name. Sorted so concurrent flushers take keys in one order.

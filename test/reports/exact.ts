@@ -12,22 +12,22 @@ const bucketOf: Record<string, string> = {
 export async function expectExact(sql: Sql, projectId: number) {
   const [minute] = await sql`
     select count(*)::int as wrong from (
-      (select name, bucket, events from event_counts_minute where project_id = ${projectId}
+      (select name, bucket, sum(events)::int8 from event_counts_minute where project_id = ${projectId} group by 1, 2
        except all
        select name, date_trunc('minute', "timestamp"), count(*) from events where project_id = ${projectId} group by 1, 2)
       union all
       (select name, date_trunc('minute', "timestamp"), count(*) from events where project_id = ${projectId} group by 1, 2
        except all
-       select name, bucket, events from event_counts_minute where project_id = ${projectId})) x`
+       select name, bucket, sum(events)::int8 from event_counts_minute where project_id = ${projectId} group by 1, 2)) x`
   const [hour] = await sql`
     select count(*)::int as wrong from (
-      (select name, bucket, events from event_counts_hour where project_id = ${projectId}
+      (select name, bucket, sum(events)::int8 from event_counts_hour where project_id = ${projectId} group by 1, 2
        except all
        select name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events where project_id = ${projectId} group by 1, 2)
       union all
       (select name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events where project_id = ${projectId} group by 1, 2
        except all
-       select name, bucket, events from event_counts_hour where project_id = ${projectId})) x`
+       select name, bucket, sum(events)::int8 from event_counts_hour where project_id = ${projectId} group by 1, 2)) x`
   const membership = async (table: string, bucket: string) => {
     const [r] = await sql`
       select count(*)::int as wrong from (
