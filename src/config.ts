@@ -48,6 +48,7 @@ export const limits = {
   REPORT_CACHE_STALE_MS: [60_000, 0, 3_600_000, 'past its TTL a cached report is still served this long while a refresh runs on an idle slot, so dashboards never wait on a slow report (0: never); ~60 reports of 0.1-3 s each refresh within it (measured, 10M events)'],
   REPORT_QUERIES_MAX: [3, 1, 100, 'reports running in Postgres at once, the rest queue; never more than PG_POOL_MAX - FLUSHERS - 1, so reports cannot take the connections flushers need'],
   HTTP_IDLE_TIMEOUT_S: [30, 1, 255, 'a connection idle this long (slowloris) is closed'],
+  HTTP_REQUESTS_ACTIVE_MAX: [512, 1, 100_000, 'requests worked on at once, the rest wait their turn holding only the socket; bounds JS memory under 10k connections'],
   HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request with a body must arrive and be answered within this (whole seconds; Bun counts body bytes as no progress)'],
   SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains for at most this, then spills what is left'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],

@@ -11,6 +11,7 @@
 // uWS counts timeouts in 4 s ticks, so each fires within about 4 s of its limit.
 
 import type { createApp } from './app'
+import { Admission } from './admission'
 import type { Deps } from './context'
 
 // Metric label for a path: a fixed set, so label cardinality is bounded.
@@ -31,6 +32,7 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
   // incompressible data grows slightly); http/body.ts enforces the real limit.
   const wireBytesMax = deps.config.limits.BODY_BYTES_MAX + 1024 * 1024
   // Bun's per-request timeout counts whole seconds.
+  const admission = new Admission(deps.config.limits.HTTP_REQUESTS_ACTIVE_MAX)
   const requestTimeoutS = Math.max(1, Math.ceil(deps.config.limits.HTTP_REQUEST_TIMEOUT_MS / 1000))
   const server = Bun.serve({
     port: deps.config.port,
@@ -40,10 +42,19 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
     development: false,
     async fetch(request, srv) {
       const started = performance.now()
-      if (request.body !== null) srv.timeout(request, requestTimeoutS)
-      const response = await app.handle(request)
+      // Not request.body: touching it makes Bun build a stream for every request.
+      const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
+      if (hasBody) srv.timeout(request, requestTimeoutS)
+      const waited = admission.acquire()
+      if (waited) await waited
+      let response: Response
+      try {
+        response = await app.handle(request)
+      } finally {
+        admission.release()
+      }
       // The timeout set above stays on the connection: give keep-alive its idle timeout back.
-      if (request.body !== null) srv.timeout(request, deps.config.limits.HTTP_IDLE_TIMEOUT_S)
+      if (hasBody) srv.timeout(request, deps.config.limits.HTTP_IDLE_TIMEOUT_S)
       const seconds = (performance.now() - started) / 1000
       const path = new URL(request.url).pathname
       const route = routeLabel(path)
