@@ -49,6 +49,7 @@ export const limits = {
   REPORT_QUERIES_MAX: [3, 1, 100, 'reports running in Postgres at once, the rest queue; never more than PG_POOL_MAX - FLUSHERS - 1, so reports cannot take the connections flushers need'],
   HTTP_IDLE_TIMEOUT_S: [30, 1, 255, 'a connection idle this long (slowloris) is closed'],
   HTTP_REQUESTS_ACTIVE_MAX: [512, 1, 100_000, 'requests worked on at once, the rest wait their turn holding only the socket; bounds JS memory under 10k connections'],
+  HTTP_BODY_BYTES_ACTIVE_MAX: [16 * MiB, 1 * KiB, 4096 * MiB, 'declared body bytes of the requests worked on at once; a parsed body costs ~5-10x its bytes in JS, so this keeps RSS bounded under big batches'],
   HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request with a body must arrive and be answered within this (whole seconds; Bun counts body bytes as no progress)'],
   SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains for at most this, then spills what is left'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],

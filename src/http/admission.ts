@@ -1,46 +1,58 @@
-// Admission control: at most `max` requests are being worked on at once; the rest
-// wait, in arrival order, holding nothing but Bun's native request. What a request
-// costs in JS (parsed body, rows read, the response being built) is then bounded
-// by max x one request's worth, whatever the number of connections: 10,000
-// connections cost a bare Bun server ~15 MB, but 10,000 requests worked on at once
-// cost Inlet ~400 MB (measured in W4 before this bound).
+// Admission control: at most `countMax` requests, carrying at most `bytesMax` of
+// declared body between them, are worked on at once; the rest wait in arrival
+// order holding nothing but Bun's native request. What requests cost in JS (parsed
+// bodies, rows read, responses being built) is then bounded whatever the number of
+// connections: 10,000 connections cost a bare Bun server ~15 MB, but Inlet working
+// on 10,000 requests at once peaked at 437 MiB (bench w4), and 1,000 concurrent
+// 200-event batches at 591 MiB (bench w1 stress), before this bound.
 
 import { assert } from '../assert'
 
+interface Waiter {
+  bytes: number
+  admit: () => void
+}
+
 export class Admission {
   private active = 0
-  private waiting: (() => void)[] = []
-  private head = 0
+  private activeBytes = 0
+  private waiting: Waiter[] = []
 
-  constructor(readonly max: number) {
-    assert(max > 0, 'admission needs at least one slot')
+  constructor(readonly countMax: number, readonly bytesMax: number) {
+    assert(countMax > 0 && bytesMax > 0, 'admission needs room for at least one request')
   }
 
   get queued(): number {
-    return this.waiting.length - this.head
+    return this.waiting.length
   }
 
-  // Resolves when the caller holds a slot; call release() exactly once after.
-  acquire(): Promise<void> | undefined {
-    if (this.active < this.max) {
+  // A request fits when there is a slot and room for its bytes, or when nothing
+  // else is active (a single body up to BODY_BYTES_MAX always gets through).
+  private fits(bytes: number): boolean {
+    return this.active < this.countMax && (this.activeBytes + bytes <= this.bytesMax || this.active === 0)
+  }
+
+  // Resolves when the caller may proceed; call release(bytes) exactly once after.
+  acquire(bytes: number): Promise<void> | undefined {
+    if (this.waiting.length === 0 && this.fits(bytes)) {
       this.active++
+      this.activeBytes += bytes
       return undefined
     }
-    return new Promise(resolve => this.waiting.push(resolve))
+    return new Promise(admit => this.waiting.push({ bytes, admit }))
   }
 
-  release(): void {
-    if (this.head < this.waiting.length) {
-      const next = this.waiting[this.head]
-      this.waiting[this.head++] = undefined as never
-      if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-        this.waiting = this.waiting.slice(this.head)
-        this.head = 0
-      }
-      next() // the slot passes straight to the next in line
-      return
-    }
+  release(bytes: number): void {
     this.active--
-    assert(this.active >= 0, 'admission released more than acquired')
+    this.activeBytes -= bytes
+    assert(this.active >= 0 && this.activeBytes >= 0, 'admission released more than acquired')
+    // First come, first served: a large body waits for room rather than being
+    // overtaken forever by small ones.
+    while (this.waiting.length > 0 && this.fits(this.waiting[0].bytes)) {
+      const next = this.waiting.shift()!
+      this.active++
+      this.activeBytes += next.bytes
+      next.admit()
+    }
   }
 }

@@ -32,7 +32,7 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
   // incompressible data grows slightly); http/body.ts enforces the real limit.
   const wireBytesMax = deps.config.limits.BODY_BYTES_MAX + 1024 * 1024
   // Bun's per-request timeout counts whole seconds.
-  const admission = new Admission(deps.config.limits.HTTP_REQUESTS_ACTIVE_MAX)
+  const admission = new Admission(deps.config.limits.HTTP_REQUESTS_ACTIVE_MAX, deps.config.limits.HTTP_BODY_BYTES_ACTIVE_MAX)
   const requestTimeoutS = Math.max(1, Math.ceil(deps.config.limits.HTTP_REQUEST_TIMEOUT_MS / 1000))
   const server = Bun.serve({
     port: deps.config.port,
@@ -45,13 +45,16 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
       // Not request.body: touching it makes Bun build a stream for every request.
       const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
       if (hasBody) srv.timeout(request, requestTimeoutS)
-      const waited = admission.acquire()
+      // Weighed by the declared body; a chunked body is counted as one maximal body.
+      const declared = hasBody ? request.headers.get('content-length') : '0'
+      const bytes = declared === null ? deps.config.limits.BODY_BYTES_MAX : Math.min(Number(declared) || 0, deps.config.limits.BODY_BYTES_MAX)
+      const waited = admission.acquire(bytes)
       if (waited) await waited
       let response: Response
       try {
         response = await app.handle(request)
       } finally {
-        admission.release()
+        admission.release(bytes)
       }
       // The timeout set above stays on the connection: give keep-alive its idle timeout back.
       if (hasBody) srv.timeout(request, deps.config.limits.HTTP_IDLE_TIMEOUT_S)
