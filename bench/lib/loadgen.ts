@@ -65,7 +65,10 @@ function openWindow(rec: Recorder, w: Window): number {
 
 // Waits for the tasks, but no longer than DRAIN_MS_MAX past the window's end.
 async function settle(tasks: Promise<unknown>[], endMs: number) {
-  await Promise.race([Promise.allSettled(tasks), Bun.sleep(Math.max(0, endMs - performance.now()) + DRAIN_MS_MAX)])
+  let timer: Timer | undefined
+  const cap = new Promise<void>(resolve => { timer = setTimeout(resolve, Math.max(0, endMs - performance.now()) + DRAIN_MS_MAX) })
+  await Promise.race([Promise.allSettled(tasks), cap])
+  clearTimeout(timer) // a pending cap would keep the process alive for minutes after W4
 }
 
 // N connections, each sending `next(connection)` as fast as it is acknowledged.

@@ -1,6 +1,6 @@
 // Writes a run's report: the table on stdout, and under bench/results/ the JSON
-// and Markdown of this run (run-<time>.*, git-ignored) and of the latest run
-// (latest.*, committed, with its charts latest-*.svg).
+// and Markdown of this run (run-<time>.*, git-ignored) and, for a run of every
+// scenario, of the latest full run (latest.*, committed, with its charts latest-*.svg).
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -39,13 +39,17 @@ export async function writeReport(r: RunInfo): Promise<string[]> {
   const json = JSON.stringify({ ...r, startedAt: r.startedAt.toISOString() }, null, 2)
   const written: string[] = []
   const put = (name: string, content: string) => { writeFileSync(join(RESULTS_DIR, name), content); written.push(`bench/results/${name}`) }
-  for (const prefix of [`run-${stamp}-`, 'latest-']) {
+  // latest.* (committed, quoted by the README) only ever holds a run of every scenario.
+  const full = r.argv.filter(a => !a.startsWith('-')).length === 0
+  for (const prefix of [`run-${stamp}-`, ...(full ? ['latest-'] : [])]) {
     for (const [name, content] of Object.entries(charts)) put(`${prefix}${name}.svg`, content)
   }
   put(`run-${stamp}.json`, json)
   put(`run-${stamp}.md`, markdown(r, `run-${stamp}-`))
-  put('latest.json', json)
-  put('latest.md', markdown(r, 'latest-'))
-  if (r.argv.filter(a => !a.startsWith('-')).length === 0 && updateReadme(r)) written.push('README.md (summary between the bench markers)')
-  return written.filter(f => !f.includes('/run-') || f.endsWith('.md'))
+  if (full) {
+    put('latest.json', json)
+    put('latest.md', markdown(r, 'latest-'))
+    if (updateReadme(r)) written.push('README.md (summary between the bench markers)')
+  }
+  return written.filter(f => f.endsWith('.md') || f.endsWith('.json'))
 }
