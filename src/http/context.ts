@@ -4,7 +4,9 @@
 
 import type { Config } from '../config'
 import { InletError } from '../errors'
-import type { RequestContext } from '../ingest/validate'
+import type { BatchOutcome } from '../ingest/batch'
+import type { RequestContext, Validated } from '../ingest/validate'
+import type { Verdict } from '../pipeline/ack'
 import { parseTime } from '../ingest/validate'
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
@@ -88,4 +90,24 @@ export function requestContext(
     ])
   }
   return { projectId, receivedAtMs, skewMs, idempotencyKey, single }
+}
+
+// The one way a single validated event is stored: a rejection becomes 413 (size)
+// or 422 (with every problem), a valid row is answered once durable.
+export async function storeOne(deps: Deps, v: Validated, invalid: string): Promise<{ id: string; status: Verdict }> {
+  if (!v.ok) {
+    deps.metrics.ingestEvents.inc({ outcome: 'rejected' })
+    if (v.tooLarge) throw new InletError('payload_too_large', v.errors[0].message, v.errors)
+    throw new InletError('validation_failed', invalid, v.errors)
+  }
+  const [status] = await deps.pipeline.submit([v.row])
+  deps.metrics.ingestEvents.inc({ outcome: status })
+  return { id: v.row.id, status }
+}
+
+// Counts a batch's outcomes (accepted, duplicate, rejected) in the ingest metric.
+export function countOutcome(deps: Deps, result: BatchOutcome): void {
+  deps.metrics.ingestEvents.inc({ outcome: 'accepted' }, result.accepted)
+  deps.metrics.ingestEvents.inc({ outcome: 'duplicate' }, result.duplicates)
+  deps.metrics.ingestEvents.inc({ outcome: 'rejected' }, result.rejected)
 }

@@ -7,7 +7,7 @@ import { outcome, prepare } from '../../ingest/batch'
 import { isObject, validateEvent } from '../../ingest/validate'
 import { readJson } from '../body'
 import { json } from '../respond'
-import { authenticate, type Deps, requestContext } from '../context'
+import { authenticate, countOutcome, type Deps, requestContext, storeOne } from '../context'
 import { BatchIn, BatchOut, doc, EventIn, Verdict } from '../schemas'
 
 export function ingestRoutes(deps: Deps) {
@@ -18,15 +18,7 @@ export function ingestRoutes(deps: Deps) {
       const { value } = await readJson(request, limits.BODY_BYTES_MAX)
       if (!isObject(value)) throw new InletError('malformed_json', 'the body must be a JSON object (an event)')
       const req = requestContext(deps, request, owner.projectId, undefined, true)
-      const v = validateEvent(value, 0, 'track', req, limits)
-      if (!v.ok) {
-        deps.metrics.ingestEvents.inc({ outcome: 'rejected' })
-        if (v.tooLarge) throw new InletError('payload_too_large', v.errors[0].message, v.errors)
-        throw new InletError('validation_failed', 'the event is invalid', v.errors)
-      }
-      const [verdict] = await deps.pipeline.submit([v.row])
-      deps.metrics.ingestEvents.inc({ outcome: verdict })
-      return json({ id: v.row.id, status: verdict }, set)
+      return json(await storeOne(deps, validateEvent(value, 0, 'track', req, limits), 'the event is invalid'), set)
     }, {
       parse: 'none',
       detail: doc({
@@ -52,9 +44,7 @@ export function ingestRoutes(deps: Deps) {
       const prepared = prepare(events, req, limits)
       const verdicts = prepared.rows.length > 0 ? await deps.pipeline.submit(prepared.rows) : []
       const result = outcome(events.length, prepared, verdicts)
-      deps.metrics.ingestEvents.inc({ outcome: 'accepted' }, result.accepted)
-      deps.metrics.ingestEvents.inc({ outcome: 'duplicate' }, result.duplicates)
-      deps.metrics.ingestEvents.inc({ outcome: 'rejected' }, result.rejected)
+      countOutcome(deps, result)
       if (result.rejected === events.length) {
         throw new InletError('validation_failed', 'every event in the batch is invalid', result.results)
       }

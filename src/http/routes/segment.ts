@@ -26,7 +26,7 @@ import type { KeyOwner } from '../../store/projects'
 import { keyFromHeaders } from '../auth'
 import { readJson } from '../body'
 import { json } from '../respond'
-import { authenticate, type Deps, requestContext } from '../context'
+import { authenticate, countOutcome, type Deps, requestContext, storeOne } from '../context'
 import { BatchOut, doc } from '../schemas'
 
 type SetHeaders = { headers: Record<string, string | number>; status?: number | string }
@@ -76,15 +76,8 @@ export function segmentRoutes(deps: Deps) {
     if (!isObject(value)) throw new InletError('malformed_json', `the body must be a JSON object (a Segment ${type} call)`)
     // The message's own sentAt is read per message (ingest/segment.ts); only X-Sent-At here.
     const req = requestContext(deps, request, owner.projectId, undefined, true)
-    const v = segmentRow(value, 0, type, req, limits)
-    if (!v.ok) {
-      deps.metrics.ingestEvents.inc({ outcome: 'rejected' })
-      if (v.tooLarge) throw new InletError('payload_too_large', v.errors[0].message, v.errors)
-      throw new InletError('validation_failed', `the ${type} call is invalid`, v.errors)
-    }
-    const [status] = await deps.pipeline.submit([v.row])
-    deps.metrics.ingestEvents.inc({ outcome: status })
-    return json({ success: true, id: v.row.id, status }, set)
+    const stored = await storeOne(deps, segmentRow(value, 0, type, req, limits), `the ${type} call is invalid`)
+    return json({ success: true, ...stored }, set)
   }
 
   const batch = async ({ request, set }: { request: Request; set: SetHeaders }) => {
@@ -106,9 +99,7 @@ export function segmentRoutes(deps: Deps) {
     const prepared = prepareSegment(messages, req, limits, context)
     const verdicts = prepared.rows.length > 0 ? await deps.pipeline.submit(prepared.rows) : []
     const result = outcome(messages.length, prepared, verdicts)
-    deps.metrics.ingestEvents.inc({ outcome: 'accepted' }, result.accepted)
-    deps.metrics.ingestEvents.inc({ outcome: 'duplicate' }, result.duplicates)
-    deps.metrics.ingestEvents.inc({ outcome: 'rejected' }, result.rejected)
+    countOutcome(deps, result)
     return json({ success: true, ...result }, set)
   }
 

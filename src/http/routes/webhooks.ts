@@ -17,7 +17,7 @@ import { isObject, type RequestContext, validateEvent } from '../../ingest/valid
 import { liveSecrets, type WebhookSource, WebhookSourceCache } from '../../store/webhooks'
 import { parseJson, readBody } from '../body'
 import { json } from '../respond'
-import { type Deps, spendRequest } from '../context'
+import { type Deps, spendRequest, storeOne } from '../context'
 import { doc, Verdict } from '../schemas'
 
 // A token is `wh_<10>_<32>`; anything much longer is not one and is not hashed.
@@ -71,14 +71,7 @@ export function webhookRoutes(deps: Deps) {
       const req: RequestContext = { projectId: source.projectId, receivedAtMs: now, skewMs: 0, idempotencyKey: null, single: true }
       const context = { webhook: { source_id: source.id, source: source.name, scheme: source.scheme } }
       const v = validateEvent({ id, name, properties: value, context }, 0, 'webhook', req, limits)
-      if (!v.ok) {
-        deps.metrics.ingestEvents.inc({ outcome: 'rejected' })
-        if (v.tooLarge) throw new InletError('payload_too_large', v.errors[0].message, v.errors)
-        throw new InletError('validation_failed', 'the webhook payload cannot be stored as an event', v.errors)
-      }
-      const [status] = await deps.pipeline.submit([v.row])
-      deps.metrics.ingestEvents.inc({ outcome: status })
-      return json({ id: v.row.id, status }, set)
+      return json(await storeOne(deps, v, 'the webhook payload cannot be stored as an event'), set)
     }, {
       parse: 'none',
       params: t.Object({ token: t.String() }),
