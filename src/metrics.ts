@@ -29,13 +29,6 @@ export class Counter implements Metric {
   }
 }
 
-export class Gauge implements Metric {
-  constructor(readonly name: string, readonly help: string, readonly read: () => number) {}
-  render() {
-    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.name} ${this.read()}`
-  }
-}
-
 export class Histogram implements Metric {
   private series = new Map<string, { counts: number[]; sum: number; count: number }>()
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
