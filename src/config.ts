@@ -21,20 +21,21 @@ export const limits = {
   PROPERTIES_KEYS_MAX: [1_000, 1, 100_000, 'top-level keys in properties/context; wide objects are a jsonb CPU trap'],
   QUEUE_EVENTS_MAX: [100_000, 1, 10_000_000, 'events waiting for a flush; about 10 s of peak load'],
   QUEUE_BYTES_MAX: [64 * MiB, 1 * KiB, 4096 * MiB, 'bytes waiting for a flush; this is what keeps RSS bounded under 10k connections'],
-  FLUSH_BATCH_ROWS_MAX: [5_000, 1, 5_000, 'rows per Postgres transaction; 11 array params, so not bound by the 65,534-parameter cap, but a bigger batch only adds commit latency'],
+  FLUSH_BATCH_ROWS_MAX: [5_000, 1, 100_000, 'rows per Postgres transaction, whole requests only (a larger request is flushed alone, so a request is never split between transactions); 11 array params, so not bound by the 65,534-parameter cap, but a bigger batch only adds commit latency'],
   FLUSH_BATCH_BYTES_MAX: [16 * MiB, 1 * KiB, 1024 * MiB, 'bytes per Postgres transaction; bounds one statement\'s size'],
   FLUSHERS: [2, 1, 16, 'concurrent flush transactions; 2 lets one batch form while the other commits (measured)'],
   FLUSH_COMMIT_MS_MAX: [1_000, 10, 600_000, 'a Postgres commit slower than this is given up and the batch goes to the spill'],
   PG_POOL_MAX: [8, 2, 200, 'Postgres connections: flushers + reads + drainer'],
   PG_CONNECT_TIMEOUT_S: [5, 1, 120, 'give up connecting to Postgres after this'],
   PG_IDLE_TIMEOUT_S: [60, 0, 86_400, 'close idle Postgres connections after this (0: never)'],
-  PG_STATEMENT_TIMEOUT_MS: [10_000, 100, 3_600_000, 'reads and reports never hang a request longer than this'],
+  PG_STATEMENT_TIMEOUT_MS: [10_000, 100, 3_600_000, 'a read or a report is cancelled in Postgres after this and answered 503: it never holds a request or a connection longer'],
   SPILL_BYTES_MAX: [1024 * MiB, 64 * KiB, 1024 * 1024 * MiB, 'local spill file; past it writes get 503'],
   DRAIN_BATCH_ROWS_MAX: [2_000, 1, 5_000, 'rows replayed from the spill per Postgres transaction'],
   DRAIN_COMMIT_MS_MAX: [10_000, 10, 600_000, 'a replay slower than this is abandoned (it is idempotent) and Postgres is probed before the next'],
   PG_PROBE_INTERVAL_MS: [1_000, 10, 60_000, 'how often `select 1` checks Postgres; bounds how long recovery goes unnoticed'],
   KEY_CACHE_ENTRIES_MAX: [10_000, 1, 10_000_000, 'API keys remembered in memory'],
   KEY_CACHE_TTL_MS: [2_000, 0, 5_000, 'a revoked key stops working within this (contract: 5 s)'],
+  KEY_CACHE_STALE_IF_ERROR_MS: [60_000, 0, 3_600_000, 'while Postgres is down a key (or webhook token) seen before keeps working this long past its TTL, then 503: the longest a revoked key can keep working during an outage'],
   WEBHOOK_TOLERANCE_S: [300, 1, 3_600, 'a signed timestamp (Stripe t=) further than this from now is stale: bounds replay of a captured delivery'],
   WEBHOOK_ROTATION_OVERLAP_S: [86_400, 0, 30 * 86_400, 'after a secret rotation the old secret verifies this long, so retried deliveries signed with it land'],
   RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],
@@ -49,9 +50,11 @@ export const limits = {
   REPORT_QUERIES_MAX: [3, 1, 100, 'reports running in Postgres at once, the rest queue; never more than PG_POOL_MAX - FLUSHERS - 1, so reports cannot take the connections flushers need'],
   HTTP_IDLE_TIMEOUT_S: [30, 1, 255, 'a connection idle this long (slowloris) is closed'],
   HTTP_REQUESTS_ACTIVE_MAX: [512, 1, 100_000, 'requests worked on at once, the rest wait their turn holding only the socket; bounds JS memory under 10k connections'],
+  HTTP_REQUESTS_QUEUED_MAX: [16_384, 0, 1_000_000, 'requests waiting for a turn; past it 503 at once. Holds 10,000 connections with one request each (bench W4); a waiter whose client has gone is dropped'],
   HTTP_BODY_BYTES_ACTIVE_MAX: [16 * MiB, 1 * KiB, 4096 * MiB, 'declared body bytes of the requests worked on at once; a parsed body costs ~5-10x its bytes in JS, so this keeps RSS bounded under big batches'],
-  HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request with a body must arrive and be answered within this (whole seconds; Bun counts body bytes as no progress)'],
-  SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains for at most this, then spills what is left'],
+  HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request must arrive and be answered within this, or its connection is closed (whole seconds; Bun counts body bytes as no progress)'],
+  SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains into Postgres for at most this, then gives up on Postgres and spills what is left'],
+  DEAD_LETTER_REPLAY_ROWS_MAX: [1_000, 1, 100_000, 'dead letters retried by one POST /admin/dead-letter/replay, in one transaction'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>
 
@@ -65,6 +68,9 @@ export interface Config {
   dataDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   spillSynchronous: 'FULL' | 'NORMAL'
+  // Test hook: `flush:N` makes the Nth flush hit an assertion (a bug on purpose),
+  // to show that a bug crashes the process and loses no acknowledged event.
+  failpoints: { flush: number }
   limits: { [K in LimitName]: number }
 }
 
@@ -83,6 +89,15 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   if (raw === undefined || raw === '') return fallback
   const found = allowed.find(a => a.toLowerCase() === raw.toLowerCase())
   if (!found) throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: expected one of ${allowed.join(', ')}`)
+  return found
+}
+
+function failpoints(raw: string | undefined): Config['failpoints'] {
+  const found = { flush: 0 }
+  if (!raw) return found
+  const m = /^flush:(\d+)$/.exec(raw.trim())
+  if (!m) throw new ConfigError(`INLET_FAILPOINTS=${JSON.stringify(raw)} is invalid: expected flush:<n> (a test hook)`)
+  found.flush = Number(m[1])
   return found
 }
 
@@ -107,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: env.INLET_DATA_DIR || './data',
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
     spillSynchronous: oneOf(env, 'SPILL_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
+    failpoints: failpoints(env.INLET_FAILPOINTS),
     limits: parsed,
   }
   checkRelations(config.limits)

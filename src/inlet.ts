@@ -1,51 +1,88 @@
 // One Inlet instance, assembled from a config and a Postgres client: the pipeline,
-// the caches, and the app. main.ts serves it; tests call `app.handle()` on it.
+// the caches, and the app. Every piece of long-lived state is built here and passed
+// down. main.ts serves it; tests call `app.handle()` on it.
 
+import type { AssertionError } from './assert'
 import type { Config } from './config'
 import { createApp } from './http/app'
 import { KeyCache } from './http/auth'
 import type { Deps } from './http/context'
 import { RateLimiter } from './http/rate-limit'
-import { createLog, type Log } from './log'
+import { createLog, foldRepeats, type Log } from './log'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
 import { FallbackSink } from './pipeline/fallback-sink'
-import { Pipeline } from './pipeline/flusher'
+import { type OnBug, Pipeline } from './pipeline/flusher'
 import { Spill } from './pipeline/spill'
+import { DeadLetterGauge } from './store/dead-letter'
 import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
-import { PostgresSink } from './store/sink'
+import { PostgresWriter } from './store/sink'
+import { WebhookSourceCache } from './store/webhooks'
 
-export function createInlet(config: Config, sql: Sql, log: Log = createLog(config.logLevel)) {
+export interface InletOptions {
+  // A bug on the write path (an AssertionError). The server logs it and exits: the
+  // spill and the next start's drain keep every acknowledged event.
+  onBug?: OnBug
+}
+
+// EX_SOFTWARE: an internal software error.
+const EXIT_BUG = 70
+
+export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(config.logLevel), options: InletOptions = {}) {
   const metrics = createMetrics()
   const l = config.limits
+  // Failures that repeat (every refused write while Postgres is away) fold into one line a second.
+  const folded = foldRepeats(baseLog)
+  const log = folded.repeated
+  const onBug: OnBug = options.onBug ?? ((error: AssertionError, context) => {
+    baseLog('error', 'an assertion failed: this is a bug in Inlet; stopping (acknowledged events are in Postgres or the spill)',
+      { ...context, error: error.message, stack: error.stack })
+    process.exit(EXIT_BUG)
+  })
   // Opening the spill checks its integrity; what an earlier process left in it is
   // drained from here on, while the instance serves.
   const spill = Spill.open(config.dataDir, config.spillSynchronous, l.SPILL_BYTES_MAX, log)
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
-  const drainer = new Drainer(sql, spill, health, l, metrics, log)
-  const sink = new FallbackSink(new PostgresSink(sql, metrics), spill, health, drainer, l, metrics, log)
-  const pipeline = new Pipeline(sink, l, metrics)
+  const writer = new PostgresWriter(sql, metrics)
+  const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
+  const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
+  const pipeline = new Pipeline(sink, l, metrics, onBug, config.failpoints.flush)
+  const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.up)
+  const postgresUp = () => health.up
   const deps: Deps = {
     config, sql, pipeline, metrics, log,
-    keys: new KeyCache(sql, config.limits.KEY_CACHE_ENTRIES_MAX, config.limits.KEY_CACHE_TTL_MS, () => health.up),
-    limiter: new RateLimiter(config.limits.RATE_LIMIT_PROJECTS_MAX),
+    keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, postgresUp, l.KEY_CACHE_STALE_IF_ERROR_MS),
+    webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, postgresUp, l.KEY_CACHE_STALE_IF_ERROR_MS),
+    limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
-    health: { postgresUp: () => health.up, writable: () => health.up || spill.writable },
+    health: { postgresUp, writable: () => health.up || spill.writable },
     spill,
+    deadLetters,
+    onBug,
   }
+  let abandoned = false
   health.start()
   drainer.start()
   pipeline.start()
+  deadLetters.start()
   return {
     deps,
     app: createApp(deps),
+    // Shutdown past SHUTDOWN_MS_MAX: give up on Postgres, put what is left in the spill.
+    spillEverything: () => {
+      abandoned = true
+      sink.spillEverything()
+      void drainer.stop(0)
+    },
     // Stops intake and waits until every buffered event is durable (in Postgres, or
     // in the spill if Postgres is away; the next start drains it).
     close: async () => {
       await pipeline.close()
-      await drainer.stop(l.FLUSH_COMMIT_MS_MAX)
+      await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()
+      deadLetters.stop()
+      folded.stop()
       spill.close()
     },
   }

@@ -2,6 +2,7 @@
 // with a message naming what is wrong; SIGTERM/SIGINT drain before exit.
 
 import { mkdirSync } from 'node:fs'
+import { AssertionError } from './assert'
 import { ConfigError, loadConfig } from './config'
 import { startServer } from './http/server'
 import { createInlet } from './inlet'
@@ -9,6 +10,10 @@ import { createLog, errorFields } from './log'
 import { bootstrap } from './store/bootstrap'
 import { connect, fetchTypesOnce } from './store/db'
 import { migrate } from './store/migrate'
+
+// After SHUTDOWN_MS_MAX, how long the spill gets to take what is left before the
+// process exits anyway: a spill write of a full buffer takes well under a second.
+const SHUTDOWN_SPILL_MS_MAX = 5_000
 
 async function main() {
   let config
@@ -48,6 +53,15 @@ async function main() {
 
   const inlet = createInlet(config, sql, log)
   const pipeline = inlet.deps.pipeline
+  // A promise a library dropped (postgres.js rejects some it holds no handle to when
+  // a connection dies mid-handshake) is logged and counted, never the end of the
+  // process; one of our assertions is a bug, and stops it.
+  process.on('unhandledRejection', reason => {
+    if (reason instanceof AssertionError) return inlet.deps.onBug(reason, { where: 'unhandled rejection' })
+    const code = (reason as { code?: string })?.code ?? 'unknown'
+    inlet.deps.metrics.backgroundErrors.inc({ loop: 'unhandled_rejection', code })
+    inlet.deps.log('error', 'a promise failed with nobody waiting for it; carrying on', { code, ...errorFields(reason) })
+  })
   const server = startServer(inlet.deps, inlet.app)
   log('info', 'inlet listening', { url: `http://${config.host}:${server.port}`, docs: `http://localhost:${server.port}/swagger` })
 
@@ -58,20 +72,34 @@ async function main() {
     log('info', 'shutting down: intake stopped, draining the buffer', { signal, buffered: pipeline.queue.depth })
     // Stop accepting connections but let in-flight requests finish: they wait on acks.
     server.stop(false)
-    const timer = setTimeout(() => {
-      log('error', 'shutdown took longer than SHUTDOWN_MS_MAX; exiting', { buffered: pipeline.queue.depth })
+    const limitMs = config.limits.SHUTDOWN_MS_MAX
+    const deadline = performance.now() + limitMs
+    // Past SHUTDOWN_MS_MAX, Postgres is given up on: what is buffered or in flight
+    // goes to the spill (the next start drains it), which takes milliseconds.
+    const giveUp = setTimeout(() => {
+      log('warn', 'shutdown reached SHUTDOWN_MS_MAX: spilling what is left instead of waiting for Postgres',
+        { buffered: pipeline.queue.depth, inFlight: pipeline.inFlight })
+      inlet.spillEverything()
+    }, limitMs)
+    // Last resort, for a spill that cannot be written either (a hung disk): what is
+    // still unanswered was never acknowledged, so exiting loses nothing promised.
+    const hardStop = setTimeout(() => {
+      log('error', 'shutdown could not finish; exiting with unanswered requests (none of them was acknowledged)',
+        { buffered: pipeline.queue.depth, inFlight: pipeline.inFlight })
       process.exit(1)
-    }, config.limits.SHUTDOWN_MS_MAX)
+    }, limitMs + SHUTDOWN_SPILL_MS_MAX)
     try {
       await inlet.close()
-      // With Postgres away, queries still open are stuck on dead sockets: drop them
-      // (their batches are in the spill) instead of waiting for them.
-      await sql.end({ timeout: inlet.deps.health.postgresUp() ? 5 : 0 })
+      // Queries still open to a Postgres that is away or frozen are stuck on dead
+      // sockets: their batches are in the spill, so they are dropped, not waited for.
+      const leftS = Math.max(0, (deadline - performance.now()) / 1000)
+      await sql.end({ timeout: inlet.deps.health.postgresUp() ? Math.min(5, leftS) : 0 })
       await stopEmbedded?.()
     } catch (e) {
       log('error', 'error during shutdown', errorFields(e))
     }
-    clearTimeout(timer)
+    clearTimeout(giveUp)
+    clearTimeout(hardStop)
     log('info', 'stopped')
     process.exit(0)
   }

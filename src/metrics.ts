@@ -13,18 +13,28 @@ interface Metric {
 }
 
 export class Counter implements Metric {
-  private values = new Map<string, number>()
+  private values = new Map<string, { labels: Labels; value: number }>()
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1) {
     const k = labelText(labels)
-    this.values.set(k, (this.values.get(k) ?? 0) + by)
+    const found = this.values.get(k)
+    if (found) found.value += by
+    else this.values.set(k, { labels, value: by })
   }
   get(labels: Labels = {}) {
-    return this.values.get(labelText(labels)) ?? 0
+    return this.values.get(labelText(labels))?.value ?? 0
+  }
+  // The sum over every series whose labels include `match`.
+  sum(match: Labels = {}) {
+    let total = 0
+    for (const { labels, value } of this.values.values()) {
+      if (Object.entries(match).every(([k, v]) => labels[k] === v)) total += value
+    }
+    return total
   }
   render() {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`)
+    for (const [k, { value }] of this.values) lines.push(`${this.name}${k} ${value}`)
     return lines.join('\n')
   }
 }
@@ -85,14 +95,15 @@ export function createMetrics() {
     flushBatchEvents: registry.add(new Histogram('inlet_flush_batch_events', 'Events per flush transaction, by sink', SIZES)),
     flushSeconds: registry.add(new Histogram('inlet_flush_duration_seconds', 'Flush transaction duration, by sink', SECONDS)),
     flushErrors: registry.add(new Counter('inlet_flush_errors_total', 'Flushes that failed, by sink')),
-    postgresErrors: registry.add(new Counter('inlet_postgres_errors_total', 'Postgres errors on the write path, by kind')),
+    postgresErrors: registry.add(new Counter('inlet_postgres_errors_total', 'Postgres errors on the write path, by kind (data, not_now, timeout) and code')),
     rateLimited: registry.add(new Counter('inlet_rate_limited_total', 'Requests refused with 429')),
     overloaded: registry.add(new Counter('inlet_overloaded_total', 'Requests refused with 503, by reason')),
     spillWrites: registry.add(new Counter('inlet_spill_written_events_total', 'Events committed to the local spill')),
     drained: registry.add(new Counter('inlet_spill_drained_events_total', 'Events replayed from the spill into Postgres')),
     drainSeconds: registry.add(new Histogram('inlet_spill_drain_batch_seconds', 'Duration of one replay transaction from the spill', SECONDS)),
     spillErrors: registry.add(new Counter('inlet_spill_errors_total', 'Spill writes refused, by reason (SQLITE_FULL is the bound)')),
-    spillPoison: registry.add(new Counter('inlet_spill_poison_events_total', 'Rows Postgres refused for good, kept in the spill\'s spill_poison table')),
+    deadLettered: registry.add(new Counter('inlet_dead_lettered_events_total', 'Acknowledged events Postgres refused as data errors, moved to the dead-letter table')),
+    backgroundErrors: registry.add(new Counter('inlet_background_errors_total', 'Failures of a background loop (it logs, backs off and retries), by loop and code')),
     postgresProbes: registry.add(new Counter('inlet_postgres_probes_total', 'Postgres health probes, by result')),
   }
 }

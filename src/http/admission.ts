@@ -1,10 +1,11 @@
 // Admission control: at most `countMax` requests, carrying at most `bytesMax` of
-// declared body between them, are worked on at once; the rest wait in arrival
-// order holding nothing but Bun's native request. What requests cost in JS (parsed
-// bodies, rows read, responses being built) is then bounded whatever the number of
-// connections: 10,000 connections cost a bare Bun server ~15 MB, but Inlet working
-// on 10,000 requests at once peaked at 437 MiB (bench w4), and 1,000 concurrent
-// 200-event batches at 591 MiB (bench w1 stress), before this bound.
+// declared body between them, are worked on at once; up to `queuedMax` more wait in
+// arrival order holding nothing but Bun's native request, and past that a request
+// is refused at once (503). A waiter whose client has gone is dropped. What requests
+// cost in JS (parsed bodies, rows read, responses being built) is then bounded
+// whatever the number of connections: 10,000 connections cost a bare Bun server
+// ~15 MB, but Inlet working on 10,000 requests at once peaked at 437 MiB (bench w4),
+// and 1,000 concurrent 200-event batches at 591 MiB (bench w1 stress), before this bound.
 
 import { assert } from '../assert'
 
@@ -18,7 +19,7 @@ export class Admission {
   private activeBytes = 0
   private waiting: Waiter[] = []
 
-  constructor(readonly countMax: number, readonly bytesMax: number) {
+  constructor(readonly countMax: number, readonly bytesMax: number, readonly queuedMax = Infinity) {
     assert(countMax > 0 && bytesMax > 0, 'admission needs room for at least one request')
   }
 
@@ -32,22 +33,46 @@ export class Admission {
     return this.active < this.countMax && (this.activeBytes + bytes <= this.bytesMax || this.active === 0)
   }
 
-  // Resolves when the caller may proceed; call release(bytes) exactly once after.
-  acquire(bytes: number): Promise<void> | undefined {
+  // undefined: admitted now. A promise: admitted when it resolves (it rejects if
+  // the signal `gone()` gives aborts first, and then nothing is held). null: the
+  // queue is full. After an admission, call release(bytes) exactly once. `gone` is
+  // a function because building a request's signal costs, and only waiters need one.
+  acquire(bytes: number, goneSignal?: () => AbortSignal): Promise<void> | undefined | null {
     if (this.waiting.length === 0 && this.fits(bytes)) {
       this.active++
       this.activeBytes += bytes
       return undefined
     }
-    return new Promise(admit => this.waiting.push({ bytes, admit }))
+    if (this.waiting.length >= this.queuedMax) return null
+    return new Promise((admit, reject) => {
+      const waiter: Waiter = { bytes, admit }
+      this.waiting.push(waiter)
+      if (!goneSignal) return
+      const gone = goneSignal()
+      const drop = () => {
+        const i = this.waiting.indexOf(waiter)
+        if (i < 0) return // already admitted
+        this.waiting.splice(i, 1)
+        reject(gone.reason ?? new Error('the client went away'))
+        // A large body at the head may have been holding smaller ones back.
+        this.admitWaiting()
+      }
+      waiter.admit = () => { gone.removeEventListener('abort', drop); admit() }
+      gone.addEventListener('abort', drop, { once: true })
+      if (gone.aborted) drop()
+    })
   }
 
   release(bytes: number): void {
     this.active--
     this.activeBytes -= bytes
     assert(this.active >= 0 && this.activeBytes >= 0, 'admission released more than acquired')
-    // First come, first served: a large body waits for room rather than being
-    // overtaken forever by small ones.
+    this.admitWaiting()
+  }
+
+  // First come, first served: a large body waits for room rather than being
+  // overtaken forever by small ones.
+  private admitWaiting(): void {
     while (this.waiting.length > 0 && this.fits(this.waiting[0].bytes)) {
       const next = this.waiting.shift()!
       this.active++

@@ -3,11 +3,13 @@
 // route with the wrong method is 405 with Allow.
 
 import { Elysia } from 'elysia'
+import { AssertionError } from '../assert'
 import { InletError } from '../errors'
 import { errorFields } from '../log'
-import { isRetryable } from '../store/db'
+import { fromPostgres } from '../store/outcomes'
 import type { Deps } from './context'
 import { adminRoutes } from './routes/admin'
+import { deadLetterRoutes } from './routes/dead-letter-admin'
 import { ingestRoutes } from './routes/ingest'
 import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
@@ -29,6 +31,7 @@ export function createApp(deps: Deps) {
     .use(reportRoutes(deps))
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
+  if (deps.config.adminToken) app.use(deadLetterRoutes(deps, deps.config.adminToken))
   return app
 }
 
@@ -58,8 +61,12 @@ function render(
   else if (code === 'VALIDATION') {
     const v = error as { all?: { path: string; message: string }[] }
     e = new InletError('validation_failed', 'the request is invalid', (v.all ?? []).map(x => ({ path: x.path, message: x.message })))
-  } else if (isRetryable(error)) {
-    // Postgres slow or away on a read: the client should come back, not report a bug.
+  } else if (error instanceof AssertionError) {
+    // A bug: loud, never passed off as load. The server stops (deps.onBug).
+    deps.onBug(error, { method: request.method, url: request.url })
+    e = new InletError('internal', 'internal error; it has been logged')
+  } else if (fromPostgres(error)) {
+    // Postgres slow, away, read-only or cancelled on a read: "not now", not a bug.
     e = new InletError('unavailable', 'the database is unavailable right now; retry shortly', undefined, 2, { cause: error })
   } else {
     deps.log('error', 'unhandled error', { method: request.method, url: request.url, ...errorFields(error) })

@@ -28,8 +28,8 @@ export function keyFromHeaders(headers: Headers): string | null {
 export class KeyCache {
   private readonly cache: SecretCache<KeyOwner>
 
-  constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true) {
-    this.cache = new SecretCache(hash => findKeyOwner(sql, hash), entriesMax, ttlMs, postgresUp)
+  constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true, staleIfErrorMs = 0) {
+    this.cache = new SecretCache(hash => findKeyOwner(sql, hash), entriesMax, ttlMs, postgresUp, staleIfErrorMs)
   }
 
   // Keys are looked up by their SHA-256, never compared as plain text, so the time a

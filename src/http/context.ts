@@ -6,14 +6,14 @@ import type { Config } from '../config'
 import { InletError } from '../errors'
 import type { BatchOutcome } from '../ingest/batch'
 import type { RequestContext, Validated } from '../ingest/validate'
-import type { Verdict } from '../pipeline/ack'
+import { isRefusal, type StoredEvent, type Verdict } from '../event'
 import { parseTime } from '../ingest/validate'
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
-import type { Pipeline } from '../pipeline/flusher'
+import type { OnBug, Pipeline } from '../pipeline/flusher'
 import type { Sql } from '../store/db'
-import type { StoredEvent } from '../store/events'
 import type { KeyOwner } from '../store/projects'
+import type { WebhookSourceCache } from '../store/webhooks'
 import { type KeyCache, keyFromHeaders } from './auth'
 import type { RateLimiter } from './rate-limit'
 
@@ -36,10 +36,14 @@ export interface Deps {
   pipeline: Pipeline
   metrics: Metrics
   keys: KeyCache
+  webhookSources: WebhookSourceCache
   limiter: RateLimiter
   log: Log
   health: Health
   spill?: SpillView
+  // Acknowledged events Postgres refused, all processes together (-1: not read yet).
+  deadLetters: { readonly count: number }
+  onBug: OnBug
 }
 
 type SetHeaders = { headers: Record<string, string | number> }
@@ -100,9 +104,13 @@ export async function storeOne(deps: Deps, v: Validated, invalid: string): Promi
     if (v.tooLarge) throw new InletError('payload_too_large', v.errors[0].message, v.errors)
     throw new InletError('validation_failed', invalid, v.errors)
   }
-  const [status] = await deps.pipeline.submit([v.row])
-  deps.metrics.ingestEvents.inc({ outcome: status })
-  return { id: v.row.id, status }
+  const [outcome] = await deps.pipeline.submit([v.row])
+  if (isRefusal(outcome)) {
+    deps.metrics.ingestEvents.inc({ outcome: 'rejected' })
+    throw new InletError('validation_failed', `${invalid}: Postgres refused it`, [{ path: '', message: `Postgres refused it (${outcome.sqlstate}): ${outcome.message}` }])
+  }
+  deps.metrics.ingestEvents.inc({ outcome })
+  return { id: v.row.id, status: outcome }
 }
 
 // Counts a batch's outcomes (accepted, duplicate, rejected) in the ingest metric.

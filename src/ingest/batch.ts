@@ -4,8 +4,8 @@
 
 import type { Config } from '../config'
 import type { ErrorDetail } from '../errors'
-import type { Verdict } from '../pipeline/ack'
-import type { EventRow, EventType, RequestContext } from './validate'
+import { type EventRow, type EventType, isRefusal, type RowOutcome, type Verdict } from '../event'
+import type { RequestContext } from './validate'
 import { validateEvent } from './validate'
 
 export type EventResult =
@@ -44,16 +44,25 @@ export function prepare(
   return prepared
 }
 
-export function outcome(total: number, prepared: Prepared, verdicts: Verdict[]): BatchOutcome {
+// A row Postgres refused (its data breaks a constraint) is rejected in its own entry;
+// the rows written with it are stored.
+export function outcome(total: number, prepared: Prepared, outcomes: RowOutcome[]): BatchOutcome {
   const results = new Array<EventResult>(total)
   let accepted = 0
   let duplicates = 0
+  let refused = 0
   for (let k = 0; k < prepared.rows.length; k++) {
     const index = prepared.indexes[k]
-    results[index] = { index, id: prepared.rows[k].id, status: verdicts[k] }
-    if (verdicts[k] === 'accepted') accepted++
+    const o = outcomes[k]
+    if (isRefusal(o)) {
+      refused++
+      results[index] = { index, status: 'rejected', errors: [{ path: '', message: `Postgres refused it (${o.sqlstate}): ${o.message}` }] }
+      continue
+    }
+    results[index] = { index, id: prepared.rows[k].id, status: o }
+    if (o === 'accepted') accepted++
     else duplicates++
   }
   for (const [index, errors] of prepared.rejected) results[index] = { index, status: 'rejected', errors }
-  return { accepted, duplicates, rejected: prepared.rejected.size, results }
+  return { accepted, duplicates, rejected: prepared.rejected.size + refused, results }
 }

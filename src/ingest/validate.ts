@@ -6,24 +6,9 @@
 import type { Config } from '../config'
 import type { ErrorDetail } from '../errors'
 
-export type EventType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias' | 'webhook'
+import type { EventRow, EventType } from '../event'
 
-// One event as it travels through the pipeline. Times are epoch milliseconds;
-// properties and context are already serialised, which also gives the byte size.
-export interface EventRow {
-  projectId: number
-  id: string
-  type: EventType
-  name: string
-  timestampMs: number
-  receivedAtMs: number
-  userId: string | null
-  anonymousId: string | null
-  sessionId: string | null
-  properties: string
-  context: string
-  bytes: number
-}
+export type { EventRow, EventType } from '../event'
 
 // What the request adds to each of its events.
 export interface RequestContext {

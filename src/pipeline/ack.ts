@@ -1,39 +1,35 @@
-// The ack handle a request waits on: one verdict slot per queued event, resolved
-// when the last of them is durable (in Postgres or in the spill), never before.
+// The ack handle a request waits on: resolved with one outcome per event once all
+// of the request's events are durable (in Postgres or in the spill), never before,
+// or rejected when they could not be made durable. A request's events are always
+// written together (queue.ts takes whole requests), so it is settled exactly once.
 
 import { assert } from '../assert'
-
-export type Verdict = 'accepted' | 'duplicate'
+import type { RowOutcome } from '../event'
 
 export class Ack {
-  readonly verdicts: Verdict[]
-  private pending: number
-  private resolve!: (verdicts: Verdict[]) => void
+  private resolve!: (outcomes: RowOutcome[]) => void
   private reject!: (error: unknown) => void
-  readonly done: Promise<Verdict[]>
-  private failed = false
+  readonly done: Promise<RowOutcome[]>
+  private settled = false
 
-  constructor(size: number) {
+  constructor(readonly size: number) {
     assert(size > 0, 'an ack covers at least one event')
-    this.verdicts = new Array(size)
-    this.pending = size
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve
       this.reject = reject
     })
   }
 
-  settle(slot: number, verdict: Verdict): void {
-    assert(this.verdicts[slot] === undefined, 'an event slot is settled once')
-    this.verdicts[slot] = verdict
-    if (--this.pending === 0 && !this.failed) this.resolve(this.verdicts)
+  settle(outcomes: RowOutcome[]): void {
+    assert(!this.settled, 'a request is settled once')
+    assert(outcomes.length === this.size, 'one outcome per event of the request')
+    this.settled = true
+    this.resolve(outcomes)
   }
 
-  // Part of the request could not be made durable: the whole request fails (503)
-  // and the client retries it; the parts that did land dedupe by id on the retry.
   fail(error: unknown): void {
-    if (this.failed) return
-    this.failed = true
+    assert(!this.settled, 'a request is settled once')
+    this.settled = true
     this.reject(error)
   }
 }

@@ -2,42 +2,72 @@
 // now (PostHog capture's FallbackSink shape). A batch goes to the spill when
 // Postgres is known down, when the spill still holds more than one drain batch
 // (so live traffic queues behind the backlog instead of racing the drainer for
-// Postgres), or when the Postgres commit fails with a retryable error or outlasts
-// FLUSH_COMMIT_MS_MAX. A timed-out commit may still land in Postgres later: the
-// drainer's replay of the spilled copy is then a no-op (ON CONFLICT DO NOTHING).
+// Postgres), or when the Postgres write fails for any reason but the row's own data
+// (those rows come back as refusals and fail only their own entry), or outlasts
+// FLUSH_COMMIT_MS_MAX. The spilled copy of a write that still commits later is
+// replayed as a no-op (ON CONFLICT DO NOTHING), and the late write is cancelled.
+//
+// When the spill cannot take a batch either, the client hears the truth: Postgres
+// is asked how the write really ended (cancelled and waited for, up to one more
+// FLUSH_COMMIT_MS_MAX) — committed after all: its verdicts; refused by Postgres: a
+// 503, nothing stored; no answer: OutcomeUnknown, a 503 that says the events may be stored.
 //
 // Verdicts: an id waiting in the spill is `duplicate` on either path. An id that
 // is already in Postgres but arrives while batches go to the spill is answered
 // `accepted` (the spill cannot see Postgres); its replay changes nothing, so the
 // stored event stays the first one and is stored once.
 
+import { AssertionError } from '../assert'
 import type { Config } from '../config'
-import { InletError } from '../errors'
-import type { EventRow } from '../ingest/validate'
-import type { Log } from '../log'
+import type { EventRow, RowOutcome, Verdict } from '../event'
 import type { Metrics } from '../metrics'
-import { isRetryable } from '../store/db'
-import { DeadlineError, type PostgresHealth, withDeadline } from '../store/health'
-import type { PostgresSink } from '../store/sink'
-import type { Drainer } from './drainer'
-import type { RowOutcome, Sink } from './flusher'
-import type { Spill } from './spill'
+import type { WriteHealth } from './drainer'
+import { OutcomeUnknown, type Sink } from './flusher'
+
+// One write to Postgres in flight, as the fallback needs to see it.
+export interface PrimaryWrite {
+  // The outcomes once committed; rejects when the write failed, outlived its
+  // deadline, or was abandoned.
+  readonly committed: Promise<RowOutcome[]>
+  // After a rejection: stops the write in Postgres and waits up to `ms` for how it
+  // really ended: its outcomes if it committed after all, 'failed' when Postgres
+  // answered that it did not, 'unknown' when Postgres never answered.
+  settle(ms: number): Promise<RowOutcome[] | 'failed' | 'unknown'>
+}
+
+// Defined here, satisfied by store/ (wired in inlet.ts).
+export interface Primary {
+  write(rows: EventRow[], deadlineMs: number, abort: AbortSignal): PrimaryWrite
+}
+
+// What the fallback needs of the spill.
+export interface SpillTarget {
+  readonly pending: number
+  has(projectId: number, id: string): boolean
+  // Throws a 503 InletError (nothing written) when the spill cannot take the rows.
+  write(rows: EventRow[]): Verdict[]
+}
 
 export class FallbackSink implements Sink {
-  readonly name = 'fallback'
+  private readonly abandon = new AbortController()
 
   constructor(
-    private readonly primary: PostgresSink,
-    private readonly spill: Spill,
-    private readonly health: PostgresHealth,
-    private readonly drainer: Drainer,
+    private readonly primary: Primary,
+    private readonly spill: SpillTarget,
+    private readonly health: WriteHealth,
+    private readonly spilled: () => void,
     private readonly limits: Config['limits'],
     private readonly metrics: Metrics,
-    private readonly log: Log,
   ) {}
 
+  // Shutdown past SHUTDOWN_MS_MAX: writes in flight to Postgres are given up (their
+  // batches go to the spill now) and every later batch goes straight to the spill.
+  spillEverything(): void {
+    this.abandon.abort()
+  }
+
   async write(rows: EventRow[]): Promise<RowOutcome[]> {
-    if (!this.health.up) return this.toSpill(rows)
+    if (!this.health.up || this.abandon.signal.aborted) return this.toSpill(rows)
     if (this.spill.pending > this.limits.DRAIN_BATCH_ROWS_MAX) {
       try {
         return this.toSpill(rows)
@@ -56,35 +86,31 @@ export class FallbackSink implements Sink {
       else { fresh.push(rows[i]); at.push(i) }
     }
     if (fresh.length === 0) return outcomes
-    let written: RowOutcome[]
-    try {
-      written = await this.toPostgres(fresh)
-    } catch (cause) {
-      this.health.markDown(cause)
-      written = this.toSpill(fresh)
-    }
+    const written = await this.toPostgres(fresh)
     for (let k = 0; k < fresh.length; k++) outcomes[at[k]] = written[k]
     return outcomes
   }
 
-  // Throws only retryable errors (including the deadline). A row Postgres refuses
-  // for good is found by halving the batch, so it fails its own request and the
-  // rest of the batch is stored: log2(rows) extra statements, and only when it happens.
   private async toPostgres(rows: EventRow[]): Promise<RowOutcome[]> {
+    const w = this.primary.write(rows, this.limits.FLUSH_COMMIT_MS_MAX, this.abandon.signal)
     try {
-      return await withDeadline(this.primary.write(rows), this.limits.FLUSH_COMMIT_MS_MAX, 'a Postgres commit')
-    } catch (error) {
-      if (error instanceof DeadlineError) this.metrics.postgresErrors.inc({ kind: 'timeout' })
-      if (isRetryable(error)) throw error
-      if (rows.length === 1) {
-        const message = (error as Error)?.message ?? String(error)
-        this.log('error', 'Postgres refused an event that passed validation', { id: rows[0].id, projectId: rows[0].projectId, error: message })
-        return [new InletError('validation_failed', 'Postgres refused the event', [{ path: '', message: `Postgres refused it: ${message}` }])]
+      return await w.committed
+    } catch (cause) {
+      if (cause instanceof AssertionError) throw cause
+      this.health.markDown(cause)
+      let spilled: RowOutcome[]
+      try {
+        spilled = this.toSpill(rows)
+      } catch (spillError) {
+        // Neither can take it now: say what Postgres really did with it.
+        const end = await w.settle(this.limits.FLUSH_COMMIT_MS_MAX)
+        if (Array.isArray(end)) return end
+        if (end === 'failed') throw spillError
+        throw new OutcomeUnknown('the commit outcome is unknown and the spill could not take the batch', { cause })
       }
-      const mid = rows.length >> 1
-      const left = await this.toPostgres(rows.slice(0, mid))
-      const right = await this.toPostgres(rows.slice(mid))
-      return left.concat(right)
+      // The spilled copy is what the client is answered from; stop the Postgres write.
+      void w.settle(this.limits.FLUSH_COMMIT_MS_MAX)
+      return spilled
     }
   }
 
@@ -94,7 +120,7 @@ export class FallbackSink implements Sink {
       let accepted = 0
       for (const v of verdicts) if (v === 'accepted') accepted++
       this.metrics.spillWrites.inc({}, accepted)
-      this.drainer.notify()
+      this.spilled()
       return verdicts
     } catch (error) {
       const code = ((error as Error).cause as { code?: string } | undefined)?.code ?? 'unknown'

@@ -1,35 +1,47 @@
-// Flushers: each takes everything waiting in the queue (up to a batch), writes it
-// to the sink in one transaction, then settles every request's ack. Group commit
+// Flushers: each takes whole requests waiting in the queue (up to a batch), writes
+// their rows to the sink in one go, then settles every request's ack. Group commit
 // without a timer: while one commit is in flight, the next batch forms behind it,
 // so batches grow with load and shrink when it is light.
+//
+// Two kinds of failure, kept apart: the sink could not make the batch durable (an
+// operating error: each request gets a 503 and retries), or an assertion failed (a
+// bug: `onBug` is called, which in a server logs and ends the process — the spill and
+// the next start's drain keep every acknowledged event; a bug is never passed off as load).
 
+import { AssertionError } from '../assert'
 import type { Config } from '../config'
 import { InletError } from '../errors'
-import type { EventRow } from '../ingest/validate'
+import type { EventRow, RowOutcome } from '../event'
 import type { Metrics } from '../metrics'
-import { Ack, type Verdict } from './ack'
-import { type Entry, EventQueue } from './queue'
+import { Ack } from './ack'
+import { EventQueue, type Pending } from './queue'
 
-// Where a batch becomes durable. Returns one outcome per row, in order: a verdict,
-// or an InletError for a row that can never be stored (it fails only its own
-// request). Throws when the batch could not be made durable at all.
-export type RowOutcome = Verdict | InletError
-
+// Where a batch becomes durable: one outcome per row, in order. Throws when the
+// batch could not be made durable; an OutcomeUnknown says it may have been.
 export interface Sink {
-  readonly name: string
   write(rows: EventRow[]): Promise<RowOutcome[]>
 }
+
+// The batch's commit was sent and its answer never came, and no spill could take a
+// copy: the events may be stored. The client is told so, with the ids to retry with.
+export class OutcomeUnknown extends Error {}
+
+export type OnBug = (error: AssertionError, context: Record<string, unknown>) => void
 
 export class Pipeline {
   readonly queue: EventQueue
   private loops: Promise<void>[] = []
   private closing = false
+  private flushes = 0
   inFlight = 0
 
   constructor(
     private readonly sink: Sink,
     private readonly limits: Config['limits'],
     private readonly metrics: Metrics,
+    private readonly onBug: OnBug,
+    // Test hook (INLET_FAILPOINTS=flush:N): the Nth flush hits an assertion.
+    private readonly failAtFlush = 0,
   ) {
     this.queue = new EventQueue(limits.QUEUE_EVENTS_MAX, limits.QUEUE_BYTES_MAX)
   }
@@ -38,14 +50,15 @@ export class Pipeline {
     for (let i = 0; i < this.limits.FLUSHERS; i++) this.loops.push(this.loop())
   }
 
-  // Queues a request's rows and resolves with their verdicts once all are durable.
-  async submit(rows: EventRow[]): Promise<Verdict[]> {
-    if (this.closing) throw new InletError('unavailable', 'the server is shutting down', undefined, 1)
+  // Queues a request's rows and resolves with their outcomes once all are durable.
+  submit(rows: EventRow[]): Promise<RowOutcome[]> {
+    if (this.closing) return Promise.reject(new InletError('unavailable', 'the server is shutting down', undefined, 1))
+    let bytes = 0
+    for (const r of rows) bytes += r.bytes
     const ack = new Ack(rows.length)
-    const entries: Entry[] = rows.map((row, slot) => ({ row, ack, slot }))
-    if (!this.queue.offer(entries)) {
+    if (!this.queue.offer({ rows, bytes, ack })) {
       this.metrics.overloaded.inc({ reason: 'buffer_full' })
-      throw new InletError('overloaded', 'the ingest buffer is full; retry shortly', undefined, 1)
+      return Promise.reject(new InletError('overloaded', 'the ingest buffer is full; retry shortly', undefined, 1))
     }
     return ack.done
   }
@@ -62,25 +75,29 @@ export class Pipeline {
     }
   }
 
-  private async flush(batch: Entry[]): Promise<void> {
-    this.inFlight += batch.length
+  private async flush(batch: Pending[]): Promise<void> {
+    const rows = batch.length === 1 ? batch[0].rows : batch.flatMap(p => p.rows)
+    this.inFlight += rows.length
     const started = performance.now()
     try {
-      const verdicts = await this.sink.write(batch.map(e => e.row))
-      for (let i = 0; i < batch.length; i++) {
-        const v = verdicts[i]
-        if (v instanceof InletError) batch[i].ack.fail(v)
-        else batch[i].ack.settle(batch[i].slot, v)
+      if (this.failAtFlush > 0 && ++this.flushes === this.failAtFlush) throw new AssertionError('failpoint: flush')
+      const outcomes = await this.sink.write(rows)
+      let at = 0
+      for (const p of batch) {
+        p.ack.settle(outcomes.slice(at, at + p.rows.length))
+        at += p.rows.length
       }
-      this.metrics.flushBatchEvents.observe(batch.length)
+      this.metrics.flushBatchEvents.observe(rows.length)
       this.metrics.flushSeconds.observe((performance.now() - started) / 1000)
     } catch (cause) {
+      if (cause instanceof AssertionError) {
+        this.onBug(cause, { where: 'flush', rows: rows.length, requests: batch.length })
+        return
+      }
       this.metrics.flushErrors.inc()
-      const error = cause instanceof InletError ? cause
-        : new InletError('unavailable', 'events could not be made durable; retry shortly', undefined, 1, { cause })
-      for (const e of batch) e.ack.fail(error)
+      for (const p of batch) p.ack.fail(requestError(cause, p.rows))
     } finally {
-      this.inFlight -= batch.length
+      this.inFlight -= rows.length
     }
   }
 
@@ -90,4 +107,14 @@ export class Pipeline {
     this.queue.close()
     await Promise.all(this.loops)
   }
+}
+
+function requestError(cause: unknown, rows: EventRow[]): InletError {
+  if (cause instanceof InletError) return cause
+  if (cause instanceof OutcomeUnknown) {
+    return new InletError('unavailable',
+      'Postgres did not confirm the commit and the spill could not take a copy: the events may or may not be stored; '
+      + 'retry with the same ids (listed in details) and each is stored once', rows.map(r => ({ id: r.id })), 1, { cause })
+  }
+  return new InletError('unavailable', 'events could not be made durable; retry shortly', undefined, 1, { cause })
 }

@@ -1,61 +1,62 @@
-// The ingest buffer: events waiting for a flusher, bounded by count AND bytes.
-// A request's events go in all together or not at all, so a full buffer answers
-// 503 with nothing half-queued.
+// The ingest buffer: requests waiting for a flusher, bounded by events AND bytes.
+// A request goes in whole or not at all (a full buffer answers 503 with nothing
+// half-queued), and comes out whole: a flush takes whole requests, so a request's
+// events are always committed in one transaction, never split between a committed
+// flush and a failed one.
 
 import { assert } from '../assert'
-import type { EventRow } from '../ingest/validate'
+import type { EventRow } from '../event'
 import type { Ack } from './ack'
 import { RingBuffer } from './ring-buffer'
 
-export interface Entry {
-  row: EventRow
+export interface Pending {
+  rows: EventRow[]
+  bytes: number
   ack: Ack
-  slot: number
 }
 
 export class EventQueue {
-  private readonly ring: RingBuffer<Entry>
+  // A request holds at least one event, so eventsMax requests is never the bound that bites.
+  private readonly ring: RingBuffer<Pending>
+  depth = 0
   bytes = 0
   private waiters: (() => void)[] = []
+  private closed = false
 
   constructor(readonly eventsMax: number, readonly bytesMax: number) {
     this.ring = new RingBuffer(eventsMax)
   }
 
-  get depth(): number {
-    return this.ring.count
-  }
-
-  // All of `entries` are queued, or none are (false: no space).
-  offer(entries: Entry[]): boolean {
-    let bytes = 0
-    for (const e of entries) bytes += e.row.bytes
-    if (entries.length > this.ring.free || this.bytes + bytes > this.bytesMax) return false
-    for (const e of entries) this.ring.pushAssumeCapacity(e)
-    this.bytes += bytes
+  // The request is queued, or nothing is (false: no space).
+  offer(p: Pending): boolean {
+    if (this.depth + p.rows.length > this.eventsMax || this.bytes + p.bytes > this.bytesMax) return false
+    this.ring.pushAssumeCapacity(p)
+    this.depth += p.rows.length
+    this.bytes += p.bytes
     this.wake()
     return true
   }
 
-  // Takes everything waiting, up to a batch's rows and bytes. Always takes at least
-  // one entry when any waits, so an event as big as the byte cap still moves.
-  take(rowsMax: number, bytesMax: number): Entry[] {
-    const batch: Entry[] = []
+  // Takes whole requests while the batch stays within rowsMax and bytesMax, and
+  // always the first one, however large: a request over the caps is flushed alone.
+  take(rowsMax: number, bytesMax: number): Pending[] {
+    const batch: Pending[] = []
+    let rows = 0
     let bytes = 0
-    while (batch.length < rowsMax) {
+    for (;;) {
       const next = this.ring.peek()
       if (!next) break
-      if (batch.length > 0 && bytes + next.row.bytes > bytesMax) break
+      if (batch.length > 0 && (rows + next.rows.length > rowsMax || bytes + next.bytes > bytesMax)) break
       this.ring.shift()
-      bytes += next.row.bytes
+      rows += next.rows.length
+      bytes += next.bytes
       batch.push(next)
     }
+    this.depth -= rows
     this.bytes -= bytes
-    assert(this.bytes >= 0, 'queue byte count went negative')
+    assert(this.depth >= 0 && this.bytes >= 0, 'queue counts went negative')
     return batch
   }
-
-  private closed = false
 
   // Resolves when there is something to take, or at once after close().
   waitForWork(): Promise<void> {
@@ -68,7 +69,7 @@ export class EventQueue {
     this.wake()
   }
 
-  wake(): void {
+  private wake(): void {
     const waiters = this.waiters
     this.waiters = []
     for (const w of waiters) w()

@@ -1,19 +1,21 @@
 // The local spill: a SQLite file (WAL) in INLET_DATA_DIR where a batch is committed
 // and acknowledged when Postgres is slow or away. It owns the file, its bound
 // (SPILL_BYTES_MAX, enforced by SQLite's max_page_count so the bound and a full
-// disk are one error path), the spill order (seq), and the dead-letter table for
-// rows Postgres will never take. Every call is synchronous: a write is one SQLite
-// transaction that no other JS code can interleave with.
+// disk are one error path), and the spill order (seq). Every call is synchronous: a
+// write is one SQLite transaction that no other JS code can interleave with.
+//
+// A disk that fails (SQLITE_FULL, SQLITE_IOERR) fails only the call: a write throws
+// a 503 InletError and stores nothing; a delete throws and the drainer retries it
+// later (a row replayed twice is a no-op in Postgres). Either marks the spill not
+// writable until a later call succeeds, which /ready reports.
 
 import { Database, type Statement } from 'bun:sqlite'
 import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { assert } from '../assert'
 import { InletError } from '../errors'
-import type { EventRow, EventType } from '../ingest/validate'
+import type { EventRow, EventType, StoredEvent, Verdict } from '../event'
 import type { Log } from '../log'
-import type { StoredEvent } from '../store/events'
-import type { Verdict } from './ack'
 
 // A 503 for a full or failing spill tells the client to come back after this: the
 // drainer needs Postgres back before space frees up, which is seconds, not ms.
@@ -27,16 +29,17 @@ const SCHEMA = `
     project_id integer not null, id text not null, type text not null, name text not null,
     timestamp_ms integer not null, received_at_ms integer not null,
     user_id text, anonymous_id text, session_id text,
-    properties text not null, context text not null, bytes integer not null
+    properties text not null, context text not null, bytes integer not null,
+    spilled_at_ms integer
   );
-  create unique index if not exists spill_event on spill (project_id, id);
-  create table if not exists spill_poison (
-    seq integer primary key, ${COLUMNS}, error text not null, poisoned_at_ms integer not null
-  );`
+  create unique index if not exists spill_event on spill (project_id, id);`
 
 export interface Spilled {
   seq: number
   row: EventRow
+  // When the row was committed here (and its request answered); null in files
+  // written before this column existed.
+  spilledAtMs: number | null
 }
 
 type Raw = Record<string, any>
@@ -64,10 +67,10 @@ export class Spill {
   private readonly deleteStmt: Statement
 
   private constructor(private readonly db: Database, private readonly log: Log) {
-    this.insert = db.prepare(`insert or ignore into spill (${COLUMNS}) values (?,?,?,?,?,?,?,?,?,?,?,?)`)
+    this.insert = db.prepare(`insert or ignore into spill (${COLUMNS}, spilled_at_ms) values (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
     this.exists = db.prepare('select 1 from spill where project_id = ? and id = ?')
     this.byKey = db.prepare(`select ${COLUMNS} from spill where project_id = ? and id = ?`)
-    this.oldestStmt = db.prepare(`select seq, ${COLUMNS} from spill order by seq limit ?`)
+    this.oldestStmt = db.prepare(`select seq, ${COLUMNS}, spilled_at_ms from spill order by seq limit ?`)
     this.deleteStmt = db.prepare('delete from spill where seq = ?')
     this.resync()
   }
@@ -127,9 +130,25 @@ export class Spill {
     // large WAL file behind (max_page_count bounds the database, not the WAL).
     db.run('pragma journal_size_limit = 67108864')
     db.run(SCHEMA)
+    Spill.upgrade(db)
     const pageSize = (db.query('pragma page_size').get() as Raw).page_size as number
     db.run(`pragma max_page_count = ${Math.max(1, Math.floor(bytesMax / pageSize))}`)
     return db
+  }
+
+  // Files written by earlier versions: add the verdict-trail column, and give rows
+  // that an earlier drainer set aside in spill_poison (it took Postgres's "not now"
+  // errors, 25006 read-only among them, for bad data) back to the spill: the drainer
+  // now stores them, or moves the ones Postgres truly refuses to the dead-letter table.
+  private static upgrade(db: Database): void {
+    const columns = (db.query('pragma table_info(spill)').all() as Raw[]).map(c => c.name)
+    if (!columns.includes('spilled_at_ms')) db.run('alter table spill add column spilled_at_ms integer')
+    const old = db.query("select 1 from sqlite_master where type = 'table' and name = 'spill_poison'").get()
+    if (!old) return
+    db.transaction(() => {
+      db.run(`insert or ignore into spill (${COLUMNS}) select ${COLUMNS} from spill_poison order by seq`)
+      db.run('drop table spill_poison')
+    })()
   }
 
   // Commits rows in one transaction and returns a verdict per row: `duplicate` when
@@ -139,10 +158,11 @@ export class Spill {
     assert(!this.closed, 'spill written after close')
     const verdicts: Verdict[] = new Array(rows.length)
     const added = new Map<number, number>()
+    const now = Date.now()
     try {
       this.db.run('begin immediate')
       for (let i = 0; i < rows.length; i++) {
-        const inserted = this.insert.run(...rowParams(rows[i])).changes === 1
+        const inserted = this.insert.run(...rowParams(rows[i]), now).changes === 1
         verdicts[i] = inserted ? 'accepted' : 'duplicate'
         if (inserted) added.set(rows[i].projectId, (added.get(rows[i].projectId) ?? 0) + 1)
       }
@@ -152,7 +172,7 @@ export class Spill {
       const code = (cause as { code?: string }).code ?? 'unknown'
       this.failed = code
       const full = code === 'SQLITE_FULL'
-      this.log(full ? 'warn' : 'error', full ? 'the spill is full' : 'the spill write failed', { code, rows: rows.length })
+      this.log(full ? 'warn' : 'error', full ? 'the spill is full' : 'the spill write failed', { code, rows: rows.length, error: (cause as Error).message })
       throw new InletError('unavailable', full
         ? 'Postgres is unavailable and the local spill is full; retry shortly'
         : 'Postgres is unavailable and the local spill cannot be written; retry shortly',
@@ -172,31 +192,22 @@ export class Spill {
 
   // The first `limit` rows in spill order.
   oldest(limit: number): Spilled[] {
-    return (this.oldestStmt.all(limit) as Raw[]).map(r => ({ seq: r.seq, row: toRow(r) }))
+    return (this.oldestStmt.all(limit) as Raw[]).map(r => ({ seq: r.seq, row: toRow(r), spilledAtMs: r.spilled_at_ms }))
   }
 
-  // Deletes rows that Postgres has committed (or that went to the dead-letter table).
+  // Deletes rows that Postgres has committed (as events or as dead letters). Throws
+  // the SQLite error when the disk refuses (a delete needs WAL space too); the rows
+  // then stay, and are replayed again later, which changes nothing in Postgres.
   remove(batch: Spilled[]): void {
     if (this.closed || batch.length === 0) return
     const deleted: Spilled[] = []
-    this.db.transaction(() => { for (const s of batch) if (this.deleteStmt.run(s.seq).changes === 1) deleted.push(s) })()
+    try {
+      this.db.transaction(() => { for (const s of batch) if (this.deleteStmt.run(s.seq).changes === 1) deleted.push(s) })()
+    } catch (cause) {
+      this.failed = (cause as { code?: string }).code ?? 'unknown'
+      throw cause
+    }
     this.forget(deleted)
-  }
-
-  // Moves a row Postgres refuses for good into spill_poison, so it never blocks the
-  // rows behind it and is kept (it was acknowledged) for an operator to look at.
-  poison(s: Spilled, error: string): void {
-    if (this.closed) return
-    this.db.transaction(() => {
-      this.db.prepare(`insert or replace into spill_poison (seq, ${COLUMNS}, error, poisoned_at_ms) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-        .run(s.seq, ...rowParams(s.row), error, Date.now())
-      this.deleteStmt.run(s.seq)
-    })()
-    this.forget([s])
-  }
-
-  poisoned(): number {
-    return (this.db.query('select count(*) n from spill_poison').get() as Raw).n
   }
 
   private forget(batch: Spilled[]): void {

@@ -28,13 +28,3 @@ export async function fetchTypesOnce(sql: Sql): Promise<void> {
   await sql`select 1`
   sql.options.fetch_types = false
 }
-
-// Errors after which the same write may succeed later (Postgres away, slow, restarting,
-// or a transient conflict). Anything else is a bug or a poison row.
-export function isRetryable(error: unknown): boolean {
-  const e = error as { code?: string; errno?: string }
-  const code = e?.code ?? ''
-  if (/^(08|57P|53|40001|40P01|55P03|58)/.test(code)) return true
-  return ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
-    'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'FLUSH_TIMEOUT'].includes(code)
-}

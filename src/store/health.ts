@@ -1,29 +1,15 @@
 // Whether Postgres is taking writes, as the write path has seen it and as a light
-// probe confirms. The fallback sink marks it down on a retryable error or a commit
-// past its deadline; a `select 1` every PG_PROBE_INTERVAL_MS that answers within
-// FLUSH_COMMIT_MS_MAX marks it up again, which is what wakes the drainer. The same
-// probe notices an outage while no writes arrive.
+// probe confirms. The fallback sink and the drainer mark it down on any write that
+// failed "not now" (store/outcomes.ts) or outlived its deadline; a probe every
+// PG_PROBE_INTERVAL_MS that answers within FLUSH_COMMIT_MS_MAX *and* finds the
+// session writable (not read-only after a failover, not a standby) marks it up
+// again, which is what wakes the drainer. The same probe notices an outage while
+// no writes arrive.
 
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
 import type { Sql } from './db'
-
-// A timed-out write is not cancelled (postgres.js has no per-query timeout and the
-// statement may still commit); the caller moves on, and replays stay idempotent.
-export class DeadlineError extends Error {
-  readonly code = 'FLUSH_TIMEOUT'
-}
-
-// Resolves or rejects like `promise`, or rejects with DeadlineError after `ms`. The
-// late outcome of `promise` is swallowed so it never becomes an unhandled rejection.
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  promise.catch(() => {})
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`${what} took longer than ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
-}
+import { withDeadline } from './deadline'
 
 export class PostgresHealth {
   up = true
@@ -53,7 +39,9 @@ export class PostgresHealth {
   markDown(cause: unknown): void {
     if (!this.up) return
     this.up = false
-    this.log('warn', 'Postgres is unavailable; writes go to the spill', { error: String((cause as Error)?.message ?? cause) })
+    this.log('warn', 'Postgres is unavailable for writes; they go to the spill', {
+      code: (cause as { code?: string })?.code, error: String((cause as Error)?.message ?? cause),
+    })
   }
 
   // Resolves the next time Postgres is marked up (at once if it is up).
@@ -69,7 +57,9 @@ export class PostgresHealth {
     if (this.outstanding) return
     const started = performance.now()
     const deadlineMs = this.up ? this.upDeadlineMs : this.deadlineMs
-    const query = this.sql`select 1`.then(() => true, () => false)
+    // transaction_read_only is on for a hot standby and for a database set
+    // default_transaction_read_only (what a failover tool does to the old primary).
+    const query = this.sql`select current_setting('transaction_read_only') as ro`.then(([r]) => r.ro === 'off', () => false)
     this.outstanding = query.finally(() => { this.outstanding = null })
     const ok = await withDeadline(query, deadlineMs, 'the Postgres probe').catch(() => false)
       && performance.now() - started <= deadlineMs
@@ -80,7 +70,7 @@ export class PostgresHealth {
       const listeners = this.listeners
       this.listeners = []
       for (const l of listeners) l()
-    } else if (!ok) this.markDown(new Error('the probe failed or was slower than FLUSH_COMMIT_MS_MAX'))
+    } else if (!ok) this.markDown(new Error('the probe failed, found Postgres read-only, or was slower than its deadline'))
   }
 
   stop(): void {

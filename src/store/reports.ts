@@ -15,7 +15,9 @@
 
 import { assert } from '../assert'
 import { InletError } from '../errors'
-import { isRetryable, type Sql } from './db'
+import type { Sql } from './db'
+import { withDeadline } from './deadline'
+import { fromPostgres } from './outcomes'
 
 export type CountsInterval = 'minute' | 'hour' | 'day'
 export type RetentionInterval = 'day' | 'week'
@@ -41,27 +43,33 @@ export function ceilTo(ms: number, interval: CountsInterval | RetentionInterval)
   return floor === ms ? ms : floor + INTERVAL_MS[interval]
 }
 
+// Past the server-side statement_timeout, how long the client waits for Postgres to
+// say so before giving up on it (a black-holed connection never says anything).
+const REPORT_DEADLINE_SLACK_MS = 1_000
+
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 // Runs `fn` in a read-only transaction whose statements give up after `timeoutMs`,
-// so a report never holds a request (or a connection) longer than that.
+// so a report never holds a request (or a connection) longer than that. The same
+// bound holds on the client side, for a Postgres that does not answer at all.
 async function bounded<T>(sql: Sql, timeoutMs: number, what: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
   try {
-    return await sql.begin('read only', async tx => {
+    const work = sql.begin('read only', async tx => {
       // Report joins are many rows to many: a nested loop is never the right plan, and
       // the planner picks one when statistics lag behind fresh rollup rows (measured:
       // 8.5 s instead of 10 ms on 30k events right after they were written).
       await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('enable_nestloop', 'off', true)`
       return fn(tx as unknown as Sql)
-    }) as T
+    }) as Promise<T>
+    return await withDeadline(work, timeoutMs + REPORT_DEADLINE_SLACK_MS, `the ${what} report`)
   } catch (error) {
     const code = (error as { code?: string })?.code
-    if (code === '57014') {
+    if (code === '57014' || code === 'FLUSH_TIMEOUT') {
       throw new InletError('unavailable',
         `the ${what} report took longer than PG_STATEMENT_TIMEOUT_MS (${timeoutMs} ms) and was stopped; ` +
         'narrow from/to or try again later', undefined, 1, { cause: error })
     }
-    if (isRetryable(error)) {
+    if (fromPostgres(error)) {
       throw new InletError('unavailable', 'Postgres is unavailable; reports need it, try again later', undefined, 1, { cause: error })
     }
     throw error

@@ -3,7 +3,9 @@
 // misses for one secret share one query; unknown secrets are remembered too, so a
 // flood of made-up ones costs one query per distinct secret per TTL at most. While
 // Postgres is away, a secret seen before resolves to its last known value
-// (stale-if-error) and an unseen one is a 503, never a hang or a 500.
+// (stale-if-error) for at most KEY_CACHE_STALE_IF_ERROR_MS past its TTL — the
+// longest a revoked key can keep working during an outage — and anything else is a
+// 503, never a hang or a 500.
 
 import { InletError } from '../errors'
 import { sha256 } from './projects'
@@ -24,6 +26,7 @@ export class SecretCache<V> {
     private readonly ttlMs: number,
     // While Postgres is known down, a lookup would only wait for a timeout.
     private readonly postgresUp: () => boolean = () => true,
+    private readonly staleIfErrorMs = 0,
   ) {}
 
   async resolve(secret: string): Promise<V | null> {
@@ -32,7 +35,7 @@ export class SecretCache<V> {
     const now = performance.now()
     const hit = this.entries.get(id)
     if (hit && hit.expiresMs > now) return hit.value
-    if (!this.postgresUp()) return this.stale(hit)
+    if (!this.postgresUp()) return this.stale(hit, now)
     let lookup = this.pending.get(id)
     if (!lookup) {
       lookup = this.lookup(hash).finally(() => this.pending.delete(id))
@@ -42,14 +45,14 @@ export class SecretCache<V> {
     try {
       value = await lookup
     } catch (cause) {
-      return this.stale(hit, cause)
+      return this.stale(hit, now, cause)
     }
     this.remember(id, value, now)
     return value
   }
 
-  private stale(hit: Cached<V> | undefined, cause?: unknown): V {
-    if (hit?.value) return hit.value
+  private stale(hit: Cached<V> | undefined, now: number, cause?: unknown): V {
+    if (hit?.value && now - hit.expiresMs <= this.staleIfErrorMs) return hit.value
     throw new InletError('unavailable', 'cannot check the credential right now; retry shortly', undefined, 1, { cause })
   }
 

@@ -1,17 +1,20 @@
-// The Postgres sink: a flusher's batch becomes one Postgres statement. It counts
-// Postgres errors by kind; deciding what a failure means (spill, or fail the row)
-// is the fallback sink's job (pipeline/fallback-sink.ts).
+// Postgres as the pipeline sees it: live batches (the fallback sink's primary) and
+// replays from the spill (the drainer's target), both through store/write.ts, each
+// bounded by a deadline after which the work is cancelled in Postgres. This file
+// satisfies the interfaces pipeline/ defines, without importing pipeline/.
 
-import type { EventRow } from '../ingest/validate'
+import postgres from 'postgres'
+import type { EventRow, Refusal, RowOutcome } from '../event'
 import type { Metrics } from '../metrics'
-import type { Verdict } from '../pipeline/ack'
-import type { Sink } from '../pipeline/flusher'
+import { type DeadLettered, deadLetter } from './dead-letter'
 import type { Sql } from './db'
-import { isRetryable } from './db'
-import { insertEvents } from './events'
+import { DeadlineError, Inflight, withDeadline } from './deadline'
+import { classify, errorCode } from './outcomes'
+import { insertEvents } from './write'
 
-export class PostgresSink implements Sink {
-  readonly name = 'postgres'
+interface SpilledRow { row: EventRow; spilledAtMs: number | null }
+
+export class PostgresWriter {
   // Rollup stripes (sql/004_rollup_shards.sql) not held by a write in flight. Shard
   // 0 is the drainer's; a write holds its shard until Postgres answers, even past a
   // deadline, so at most one transaction in flight ever uses a shard. Bounded by the
@@ -21,15 +24,56 @@ export class PostgresSink implements Sink {
 
   constructor(private readonly sql: Sql, private readonly metrics: Metrics) {}
 
-  async write(rows: EventRow[]): Promise<Verdict[]> {
+  write(rows: EventRow[], deadlineMs: number, abort: AbortSignal) {
     const shard = this.freeShards.pop() ?? this.nextShard++
-    try {
-      return await insertEvents(this.sql, rows, shard)
-    } catch (error) {
-      this.metrics.postgresErrors.inc({ kind: isRetryable(error) ? 'retryable' : 'fatal' })
+    const inflight = new Inflight()
+    const work = insertEvents(this.sql, rows, { shard, inflight })
+      .finally(() => this.freeShards.push(shard))
+    // Every failure is counted by what Postgres (or the socket) said, even when it
+    // comes after the deadline; the deadline itself is counted as a timeout.
+    work.catch(error => this.count(error))
+    const committed = withDeadline(work, deadlineMs, 'a Postgres commit', abort).catch(error => {
+      if (error instanceof DeadlineError) this.count(error)
       throw error
-    } finally {
-      this.freeShards.push(shard)
+    })
+    return {
+      committed,
+      settle: async (ms: number): Promise<RowOutcome[] | 'failed' | 'unknown'> => {
+        inflight.cancelAll(this.sql, ms)
+        const end = work.then(outcomes => outcomes, (error: unknown) => (error instanceof postgres.PostgresError ? 'failed' as const : 'unknown' as const))
+        return await withDeadline(end, ms, 'waiting for a cancelled commit').catch(() => 'unknown' as const)
+      },
     }
+  }
+
+  // Replays spilled rows; the ones Postgres refuses are dead-lettered in the same
+  // transaction. Throws (and cancels the replay) when it could not be written now.
+  async replay(batch: SpilledRow[], deadlineMs: number): Promise<{ row: EventRow; refusal: Refusal }[]> {
+    const spilledAt = new Map(batch.map(s => [s.row, s.spilledAtMs]))
+    const refused: DeadLettered[] = []
+    const inflight = new Inflight()
+    const work = insertEvents(this.sql, batch.map(s => s.row), {
+      shard: 0, inflight,
+      onRefused: async (tx, found) => {
+        const items = found.map(f => ({ ...f, spilledAtMs: spilledAt.get(f.row) ?? null }))
+        await deadLetter(tx, items)
+        refused.push(...items)
+      },
+    })
+    work.catch(error => this.count(error))
+    try {
+      await withDeadline(work, deadlineMs, 'a replay from the spill')
+    } catch (error) {
+      if (error instanceof DeadlineError) {
+        this.count(error)
+        inflight.cancelAll(this.sql, deadlineMs)
+      }
+      throw error
+    }
+    return refused
+  }
+
+  private count(error: unknown) {
+    this.metrics.postgresErrors.inc({ kind: error instanceof DeadlineError ? 'timeout' : classify(error), code: errorCode(error) || 'none' })
   }
 }

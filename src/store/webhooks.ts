@@ -106,8 +106,8 @@ export async function findSource(sql: Sql, tokenSha256: Buffer): Promise<Webhook
 export class WebhookSourceCache {
   private readonly cache: SecretCache<WebhookSource>
 
-  constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true) {
-    this.cache = new SecretCache(hash => findSource(sql, hash), entriesMax, ttlMs, postgresUp)
+  constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true, staleIfErrorMs = 0) {
+    this.cache = new SecretCache(hash => findSource(sql, hash), entriesMax, ttlMs, postgresUp, staleIfErrorMs)
   }
 
   resolve(token: string): Promise<WebhookSource | null> {

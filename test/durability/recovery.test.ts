@@ -8,7 +8,6 @@ import { readdirSync, writeFileSync } from 'node:fs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { InletError } from '../../src/errors'
 import type { EventRow } from '../../src/ingest/validate'
 import type { Spill } from '../../src/pipeline/spill'
 import { type Degradable, event, startDegradable, storedCheck, until } from './support'
@@ -123,20 +122,19 @@ describe('poison events', () => {
     d = await startDegradable()
     const p = await d.project()
     const pipeline = d.inlet.deps.pipeline
-    // Submitted in one tick, so they share one flush.
-    const results = await Promise.allSettled([
+    // Submitted in one tick, so they share one flush (one transaction, savepoints inside).
+    const outcomes = await Promise.all([
       pipeline.submit([row(p.id, 'good-1')]), pipeline.submit([row(p.id, 'poison', POISON)]), pipeline.submit([row(p.id, 'good-2')]),
     ])
-    expect(results.map(r => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
-    const error = (results[1] as PromiseRejectedResult).reason
-    expect(error).toBeInstanceOf(InletError)
-    expect(error.status).toBe(422)
+    expect(outcomes[0]).toEqual(['accepted'])
+    expect(outcomes[2]).toEqual(['accepted'])
+    expect(outcomes[1]).toEqual([{ refused: true, sqlstate: '22P05', message: expect.stringContaining('unsupported Unicode escape sequence') }])
     expect(d.inlet.deps.health.postgresUp()).toBe(true)
     expect((await d.request('POST', '/v1/events', { key: p.api_key, body: event('later') })).body.status).toBe('accepted')
     expect(await storedCheck(d.direct, p.id, ['good-1', 'good-2', 'later'])).toMatchObject({ missing: 0, stored: 3, rollup: 3 })
   })
 
-  test('a spilled row Postgres refuses moves to spill_poison and the rows behind it drain', async () => {
+  test('a spilled row Postgres refuses moves to the dead-letter table in the drain\'s own transaction, and the rows behind it drain', async () => {
     d = await startDegradable({ DRAIN_BATCH_ROWS_MAX: '8' })
     const p = await d.project()
     d.proxy.blackhole(true)
@@ -147,8 +145,11 @@ describe('poison events', () => {
     expect(spillOf(d).pending).toBe(20)
     d.proxy.blackhole(false)
     await drained(d)
-    expect(spillOf(d).poisoned()).toBe(1)
-    expect(d.inlet.deps.metrics.spillPoison.get()).toBe(1)
+    expect(d.inlet.deps.metrics.deadLettered.get()).toBe(1)
+    const held = await d.direct`select id, sqlstate, acked_status, acked_via, spilled_at, properties from dead_letter where project_id = ${p.id}`
+    expect(held).toHaveLength(1)
+    expect(held[0]).toMatchObject({ id: 'q5', sqlstate: '22P05', acked_status: 'accepted', acked_via: 'spill', properties: POISON })
+    expect(held[0].spilled_at).toBeInstanceOf(Date)
     const good = ids.filter(id => id !== 'q5')
     expect(await storedCheck(d.direct, p.id, good)).toMatchObject({ missing: 0, stored: 19, rollup: 19 })
   }, 30_000)

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { EventRow } from '../../src/ingest/validate'
-import { insertEvents } from '../../src/store/events'
+import { insertEvents } from '../../src/store/write'
 import { startInlet, type TestInlet } from '../support/inlet'
 import { bruteCounts, bruteFunnel, bruteRetention, generate, type Ev } from './brute'
 

@@ -1,5 +1,7 @@
-// The key cache while Postgres is away: a key seen before keeps working, a key
-// never seen answers 503 at once instead of waiting on a dead database.
+// The key cache while Postgres is away: a key seen before keeps working for
+// KEY_CACHE_STALE_IF_ERROR_MS past its TTL (the longest a revoked key can live on
+// during an outage) and then gets 503; a key never seen answers 503 at once instead
+// of waiting on a dead database.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { KeyCache } from '../../src/http/auth'
@@ -9,15 +11,29 @@ let inlet: TestInlet
 beforeAll(async () => { inlet = await startInlet() })
 afterAll(async () => { await inlet.stop() })
 
-test('with Postgres known down, a cached key keeps working after its TTL and an unknown key gets 503', async () => {
+test('with Postgres known down, a cached key keeps working after its TTL within KEY_CACHE_STALE_IF_ERROR_MS and an unknown key gets 503', async () => {
   const { id, api_key } = await inlet.project()
   let up = true
-  const cache = new KeyCache(inlet.sql, 10, 0, () => up)
+  const cache = new KeyCache(inlet.sql, 10, 0, () => up, 60_000)
   expect((await cache.resolve(api_key)).projectId).toBe(id)
   up = false
   expect((await cache.resolve(api_key)).projectId).toBe(id)
   const error = await cache.resolve('ik_neverseen_x').catch(e => e)
   expect([error.status, error.code, error.retryAfterS]).toEqual([503, 'unavailable', 1])
+})
+
+test('with Postgres known down, a cached key past KEY_CACHE_STALE_IF_ERROR_MS gets 503, not a stale 200', async () => {
+  const { id, api_key } = await inlet.project()
+  let up = true
+  // TTL 0 and no stale allowance: the entry is past both as soon as it is read.
+  const cache = new KeyCache(inlet.sql, 10, 0, () => up, 0)
+  expect((await cache.resolve(api_key)).projectId).toBe(id)
+  up = false
+  await Bun.sleep(5)
+  const error = await cache.resolve(api_key).catch(e => e)
+  expect([error.status, error.code, error.retryAfterS]).toEqual([503, 'unavailable', 1])
+  up = true
+  expect((await cache.resolve(api_key)).projectId).toBe(id)
 })
 
 test('with Postgres up, a revoked key stops working once its TTL has passed', async () => {

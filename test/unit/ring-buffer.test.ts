@@ -34,27 +34,37 @@ describe('ring buffer', () => {
 })
 
 describe('event queue', () => {
-  const row = (bytes: number) => ({ bytes }) as any
-  const entries = (...sizes: number[]) => {
-    const ack = new Ack(sizes.length)
-    return sizes.map((b, slot) => ({ row: row(b), ack, slot }))
-  }
+  const request = (...sizes: number[]) => ({
+    rows: sizes.map(bytes => ({ bytes }) as any), bytes: sizes.reduce((a, b) => a + b, 0), ack: new Ack(sizes.length),
+  })
 
   test('a request goes in whole or not at all, by count and by bytes', () => {
     const q = new EventQueue(3, 100)
-    expect(q.offer(entries(10, 10))).toBe(true)
-    expect(q.offer(entries(10, 10))).toBe(false) // 4 events > 3
-    expect(q.offer(entries(81))).toBe(false) // 101 bytes > 100
-    expect(q.offer(entries(80))).toBe(true) // exactly 100 bytes
+    expect(q.offer(request(10, 10))).toBe(true)
+    expect(q.offer(request(10, 10))).toBe(false) // 4 events > 3
+    expect(q.offer(request(81))).toBe(false) // 101 bytes > 100
+    expect(q.offer(request(80))).toBe(true) // exactly 100 bytes
     expect([q.depth, q.bytes]).toEqual([3, 100])
   })
 
-  test('take respects the batch rows and bytes, but always moves at least one entry', () => {
-    const q = new EventQueue(10, 1000)
-    q.offer(entries(50, 50, 50, 500))
-    expect(q.take(2, 1000).length).toBe(2)
-    expect(q.take(10, 60).length).toBe(1)
-    expect(q.take(10, 60).length).toBe(1) // 500 bytes > 60, taken alone
+  test('a capacity of 1 event holds one single-event request', () => {
+    const q = new EventQueue(1, 100)
+    expect(q.offer(request(10))).toBe(true)
+    expect(q.offer(request(10))).toBe(false)
+    expect(q.take(1, 100).length).toBe(1)
+    expect(q.offer(request(10))).toBe(true)
+  })
+
+  test('take moves whole requests within the batch rows and bytes, and always the first one', () => {
+    const q = new EventQueue(20, 2000)
+    q.offer(request(50, 50)); q.offer(request(50)); q.offer(request(500, 10, 10)); q.offer(request(5))
+    // 2 rows, then a third request would make 3 > 2: stops at the request boundary.
+    expect(q.take(2, 1000).map(p => p.rows.length)).toEqual([2])
+    // The next request alone fits 60 bytes; the 520-byte one does not join it.
+    expect(q.take(10, 60).map(p => p.rows.length)).toEqual([1])
+    // Over both caps, it is taken alone, whole: a request is never split.
+    expect(q.take(1, 60).map(p => p.rows.length)).toEqual([3])
+    expect(q.take(10, 1000).map(p => p.rows.length)).toEqual([1])
     expect([q.depth, q.bytes]).toEqual([0, 0])
   })
 })

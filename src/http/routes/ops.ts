@@ -21,8 +21,21 @@ export function opsRoutes(deps: Deps) {
         postgres: deps.health.postgresUp() ? 'up' : 'down',
         buffer: { depth: deps.pipeline.queue.depth, capacity: deps.config.limits.QUEUE_EVENTS_MAX, bytes: deps.pipeline.queue.bytes },
         spill: { pending: spill?.pending ?? 0, bytes: spill?.bytes ?? 0, writable: spill?.writable ?? false },
+        dead_letter: deps.deadLetters.count,
       }
-    }, { detail: doc({ tag: 'ops', summary: 'Readiness: 200 when writes can be made durable, else 503', ok: t.Object({ status: t.String(), postgres: t.String(), buffer: t.Object({ depth: t.Integer(), capacity: t.Integer() }), spill: t.Object({ pending: t.Integer() }) }), errors: [503] }) })
+    }, {
+      detail: doc({
+        tag: 'ops', summary: 'Readiness: 200 when writes can be made durable, else 503',
+        description: '`postgres`: "up" when it takes writes ("down" also when it is read-only); `spill.writable`: false '
+          + 'after the spill\'s disk refused a write or a delete; `dead_letter`: acknowledged events Postgres refused as '
+          + 'data, waiting for an operator (GET /admin/dead-letter; -1 until first counted).',
+        ok: t.Object({
+          status: t.String(), postgres: t.String(), buffer: t.Object({ depth: t.Integer(), capacity: t.Integer(), bytes: t.Integer() }),
+          spill: t.Object({ pending: t.Integer(), bytes: t.Integer(), writable: t.Boolean() }), dead_letter: t.Integer(),
+        }),
+        errors: [503],
+      }),
+    })
     .get('/metrics', () => {
       const spill = deps.spill?.stats()
       const gauges = [
@@ -33,6 +46,7 @@ export function opsRoutes(deps: Deps) {
         `# TYPE inlet_spill_bytes gauge\ninlet_spill_bytes ${spill?.bytes ?? 0}`,
         `# TYPE inlet_spill_writable gauge\ninlet_spill_writable ${spill?.writable ? 1 : 0}`,
         `# TYPE inlet_postgres_up gauge\ninlet_postgres_up ${deps.health.postgresUp() ? 1 : 0}`,
+        `# HELP inlet_dead_letter_events Acknowledged events Postgres refused as data, in the dead-letter table (-1: not counted yet)\n# TYPE inlet_dead_letter_events gauge\ninlet_dead_letter_events ${deps.deadLetters.count}`,
         `# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${process.memoryUsage.rss()}`,
       ]
       return new Response(m.registry.render() + gauges.join('\n') + '\n', {

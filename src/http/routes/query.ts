@@ -1,11 +1,15 @@
 // GET /v1/events/{id} and GET /v1/events: reads, always scoped to the key's project.
 // Get-by-id also looks in the spill, so a client reads its own acknowledged writes
-// while Postgres is down.
+// while Postgres is down, and in the dead-letter table, where an acknowledged event
+// Postgres refused waits for an operator. Reads are bounded by PG_STATEMENT_TIMEOUT_MS;
+// while Postgres is known down they answer at once: get-by-id from the spill (else
+// 503), the list 503 with Retry-After (the spill holds no order to page through).
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
-import { getEvent, listEvents } from '../../store/events'
+import { getDeadLettered } from '../../store/dead-letter'
+import { bounded, getEvent, listEvents } from '../../store/events'
 import { authenticate, type Deps } from '../context'
 import { json } from '../respond'
 import { doc, Event, EventList } from '../schemas'
@@ -32,17 +36,31 @@ function decodeCursor(cursor: string): { timestampMs: number; id: string } {
   throw invalid('/cursor', 'is not a cursor this server issued')
 }
 
+const postgresDown = () => new InletError('unavailable',
+  'Postgres is unavailable; events acknowledged meanwhile are safe in the spill; retry shortly', undefined, 2)
+
 export function queryRoutes(deps: Deps) {
   const max = deps.config.limits.QUERY_LIMIT_MAX
+  const deadlineMs = deps.config.limits.PG_STATEMENT_TIMEOUT_MS
   return new Elysia()
     .get('/v1/events/:id', async ({ request, params, set }) => {
       const owner = await authenticate(deps, request, set)
       const spilled = deps.spill?.get(owner.projectId, params.id)
       if (spilled) return json(spilled, set)
-      const event = await getEvent(deps.sql, owner.projectId, params.id)
-      if (!event) throw new InletError('not_found', `no event with id ${JSON.stringify(params.id)} in this project`)
-      return json(event, set)
-    }, { detail: doc({ tag: 'query', summary: 'Get one event by id', ok: Event, errors: [401, 404, 429] }) })
+      if (!deps.health.postgresUp()) throw postgresDown()
+      const event = await getEvent(deps.sql, owner.projectId, params.id, deadlineMs)
+      if (event) return json(event, set)
+      const held = await bounded(deps.sql, deadlineMs, 'reading a dead letter', getDeadLettered(deps.sql, owner.projectId, params.id))
+      if (held) return json({ ...held.event, dead_letter: { error: held.error, acked: held.acked } }, set)
+      throw new InletError('not_found', `no event with id ${JSON.stringify(params.id)} in this project`)
+    }, {
+      detail: doc({
+        tag: 'query', summary: 'Get one event by id', ok: Event, errors: [401, 404, 429, 503],
+        description: 'Found in Postgres, or in the local spill while it waits to be written there. An acknowledged event '
+          + 'that Postgres refused as data is returned from the dead-letter table with a `dead_letter` field '
+          + '(the error, and when it was acknowledged). 503 when Postgres is down and the event is not in the spill.',
+      }),
+    })
     .get('/v1/events', async ({ request, query, set }) => {
       const owner = await authenticate(deps, request, set)
       let limit = 100
@@ -50,6 +68,7 @@ export function queryRoutes(deps: Deps) {
         limit = Number(query.limit)
         if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid('/limit', `must be an integer from 1 to ${max}`)
       }
+      if (!deps.health.postgresUp()) throw postgresDown()
       const rows = await listEvents(deps.sql, owner.projectId, {
         name: query.name || undefined,
         userId: query.user_id || undefined,
@@ -57,7 +76,7 @@ export function queryRoutes(deps: Deps) {
         toMs: time(query.to, '/to'),
         limit: limit + 1,
         after: query.cursor ? decodeCursor(query.cursor) : undefined,
-      })
+      }, deadlineMs)
       const more = rows.length > limit
       const data = more ? rows.slice(0, limit) : rows
       const last = data[data.length - 1]
@@ -72,8 +91,9 @@ export function queryRoutes(deps: Deps) {
         cursor: t.Optional(t.String({ description: 'next_cursor of the previous page' })),
       }),
       detail: doc({
-        tag: 'query', summary: 'List events, newest first, with a cursor', ok: EventList, errors: [401, 422, 429],
-        description: 'Header `X-Inlet-Pending-Events`: events of this project acknowledged but still waiting in the local spill.',
+        tag: 'query', summary: 'List events, newest first, with a cursor', ok: EventList, errors: [401, 422, 429, 503],
+        description: 'Header `X-Inlet-Pending-Events`: events of this project acknowledged but still waiting in the local spill '
+          + '(they appear here once drained). 503 with Retry-After while Postgres is down.',
       }),
     })
 }

@@ -14,7 +14,7 @@ import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { verifySignature } from '../../ingest/signatures'
 import { isObject, type RequestContext, validateEvent } from '../../ingest/validate'
-import { liveSecrets, type WebhookSource, WebhookSourceCache } from '../../store/webhooks'
+import { liveSecrets, type WebhookSource } from '../../store/webhooks'
 import { parseJson, readBody } from '../body'
 import { json } from '../respond'
 import { type Deps, spendRequest, storeOne } from '../context'
@@ -55,7 +55,7 @@ function nameAndId(source: WebhookSource, headers: Headers, payload: Record<stri
 
 export function webhookRoutes(deps: Deps) {
   const limits = deps.config.limits
-  const sources = new WebhookSourceCache(deps.sql, limits.KEY_CACHE_ENTRIES_MAX, limits.KEY_CACHE_TTL_MS, deps.health.postgresUp)
+  const sources = deps.webhookSources
   return new Elysia()
     .post('/v1/webhooks/:token', async ({ request, params, set }) => {
       const source = params.token.length <= TOKEN_CHARS_MAX ? await sources.resolve(params.token) : null
