@@ -42,21 +42,23 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   })
   // Opening the spill checks its integrity; what an earlier process left in it is
   // drained from here on, while the instance serves.
-  const spill = Spill.open(config.dataDir, config.spillSynchronous, l.SPILL_BYTES_MAX, log)
+  const spill = Spill.open(config.dataDir, config.spillSynchronous, l.SPILL_BYTES_MAX, log, l.SPILL_RESERVE_BYTES)
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   const writer = new PostgresWriter(sql, metrics)
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
   const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
   const pipeline = new Pipeline(sink, l, metrics, onBug, config.failpoints.flush)
-  const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.up)
+  const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
   const postgresUp = () => health.up
+  // Credential lookups are reads: a read-only Postgres still answers them.
+  const reachable = () => health.reachable
   const deps: Deps = {
     config, sql, pipeline, metrics, log,
-    keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, postgresUp, l.KEY_CACHE_STALE_IF_ERROR_MS),
-    webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, postgresUp, l.KEY_CACHE_STALE_IF_ERROR_MS),
+    keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
+    webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
-    health: { postgresUp, writable: () => health.up || spill.writable },
+    health: { postgresUp, postgresReachable: reachable, writable: () => health.up || spill.writable },
     spill,
     deadLetters,
     onBug,

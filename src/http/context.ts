@@ -25,7 +25,10 @@ export interface SpillView {
 }
 
 export interface Health {
+  // Postgres takes writes.
   postgresUp(): boolean
+  // Postgres answers reads (also while read-only after a failover).
+  postgresReachable(): boolean
   // Writes can be made durable somewhere (Postgres or the spill).
   writable(): boolean
 }

@@ -13,6 +13,11 @@ export function connect(url: string, limits: Config['limits'], log: (msg: string
     connect_timeout: limits.PG_CONNECT_TIMEOUT_S,
     max_lifetime: 60 * 30,
     prepare: true,
+    // Seconds before reconnecting after a connection failed. postgres.js's default
+    // grows with every failure to 20 s, so after a long outage Inlet noticed that
+    // Postgres was back only up to 20 s later (measured: a 12 s drain delay). Capped
+    // at one probe interval, so recovery is seen as fast as the probe looks for it.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, limits.PG_PROBE_INTERVAL_MS / 1000),
     connection: { TimeZone: 'UTC', application_name: 'inlet' },
     onnotice: notice => log('postgres notice', { message: notice.message }),
     // int8 (ids, counts) as JS numbers: none of ours comes near 2^53.

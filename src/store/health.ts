@@ -6,14 +6,18 @@
 // again, which is what wakes the drainer. The same probe notices an outage while
 // no writes arrive.
 
+import postgres from 'postgres'
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
 import type { Sql } from './db'
 import { withDeadline } from './deadline'
 
 export class PostgresHealth {
+  // Takes writes.
   up = true
-  private outstanding: Promise<boolean> | null = null
+  // Answers at all (a read-only Postgres still serves reads): what reads look at.
+  reachable = true
+  private outstanding: Promise<'writable' | 'read_only' | 'silent'> | null = null
   private timer: ReturnType<typeof setInterval> | null = null
   private listeners: (() => void)[] = []
 
@@ -37,6 +41,13 @@ export class PostgresHealth {
 
   // Called with the error that made a write give up on Postgres.
   markDown(cause: unknown): void {
+    // Postgres answered with an error (read-only, cancelled, …): it still serves
+    // reads. No answer at all (a socket error, a deadline): reads would wait too.
+    if (!(cause instanceof postgres.PostgresError)) this.reachable = false
+    this.down(cause)
+  }
+
+  private down(cause: unknown): void {
     if (!this.up) return
     this.up = false
     this.log('warn', 'Postgres is unavailable for writes; they go to the spill', {
@@ -59,10 +70,13 @@ export class PostgresHealth {
     const deadlineMs = this.up ? this.upDeadlineMs : this.deadlineMs
     // transaction_read_only is on for a hot standby and for a database set
     // default_transaction_read_only (what a failover tool does to the old primary).
-    const query = this.sql`select current_setting('transaction_read_only') as ro`.then(([r]) => r.ro === 'off', () => false)
+    const query = this.sql`select current_setting('transaction_read_only') as ro`
+      .then(([r]) => (r.ro === 'off' ? 'writable' as const : 'read_only' as const), () => 'silent' as const)
     this.outstanding = query.finally(() => { this.outstanding = null })
-    const ok = await withDeadline(query, deadlineMs, 'the Postgres probe').catch(() => false)
-      && performance.now() - started <= deadlineMs
+    const state = await withDeadline(query, deadlineMs, 'the Postgres probe').catch(() => 'silent' as const)
+    const inTime = performance.now() - started <= deadlineMs
+    this.reachable = state !== 'silent' && inTime
+    const ok = state === 'writable' && inTime
     this.metrics.postgresProbes.inc({ result: ok ? 'up' : 'down' })
     if (ok && !this.up) {
       this.up = true
@@ -70,7 +84,7 @@ export class PostgresHealth {
       const listeners = this.listeners
       this.listeners = []
       for (const l of listeners) l()
-    } else if (!ok) this.markDown(new Error('the probe failed, found Postgres read-only, or was slower than its deadline'))
+    } else if (!ok) this.down(new Error(`the probe found Postgres ${state === 'read_only' ? 'read-only' : inTime ? 'not answering' : 'slower than its deadline'}`))
   }
 
   stop(): void {

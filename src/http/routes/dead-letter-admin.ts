@@ -52,7 +52,7 @@ export function deadLetterRoutes(deps: Deps, adminToken: string) {
   return new Elysia({ prefix: '/admin' })
     .onBeforeHandle(requireAdmin(adminToken))
     .get('/dead-letter', async ({ query }) => {
-      if (!deps.health.postgresUp()) throw unavailable()
+      if (!deps.health.postgresReachable()) throw unavailable()
       const limit = positive(query.limit, '/limit', PAGE_MAX, 100)
       const projectId = query.project_id ? positive(query.project_id, '/project_id', Number.MAX_SAFE_INTEGER, 0) : undefined
       const rows = await listDeadLetter(deps.sql, { projectId, limit: limit + 1, after: query.cursor ? parseCursor(query.cursor) : undefined })

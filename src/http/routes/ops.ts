@@ -19,6 +19,7 @@ export function opsRoutes(deps: Deps) {
       return {
         status: writable ? 'ready' : 'unavailable',
         postgres: deps.health.postgresUp() ? 'up' : 'down',
+        postgres_reads: deps.health.postgresReachable() ? 'up' : 'down',
         buffer: { depth: deps.pipeline.queue.depth, capacity: deps.config.limits.QUEUE_EVENTS_MAX, bytes: deps.pipeline.queue.bytes },
         spill: { pending: spill?.pending ?? 0, bytes: spill?.bytes ?? 0, writable: spill?.writable ?? false },
         dead_letter: deps.deadLetters.count,
@@ -26,11 +27,12 @@ export function opsRoutes(deps: Deps) {
     }, {
       detail: doc({
         tag: 'ops', summary: 'Readiness: 200 when writes can be made durable, else 503',
-        description: '`postgres`: "up" when it takes writes ("down" also when it is read-only); `spill.writable`: false '
+        description: '`postgres`: "up" when it takes writes ("down" also when it is read-only); `postgres_reads`: "up" '
+          + 'when it answers reads (also when read-only); `spill.writable`: false '
           + 'after the spill\'s disk refused a write or a delete; `dead_letter`: acknowledged events Postgres refused as '
           + 'data, waiting for an operator (GET /admin/dead-letter; -1 until first counted).',
         ok: t.Object({
-          status: t.String(), postgres: t.String(), buffer: t.Object({ depth: t.Integer(), capacity: t.Integer(), bytes: t.Integer() }),
+          status: t.String(), postgres: t.String(), postgres_reads: t.String(), buffer: t.Object({ depth: t.Integer(), capacity: t.Integer(), bytes: t.Integer() }),
           spill: t.Object({ pending: t.Integer(), bytes: t.Integer(), writable: t.Boolean() }), dead_letter: t.Integer(),
         }),
         errors: [503],

@@ -2,8 +2,9 @@
 // Get-by-id also looks in the spill, so a client reads its own acknowledged writes
 // while Postgres is down, and in the dead-letter table, where an acknowledged event
 // Postgres refused waits for an operator. Reads are bounded by PG_STATEMENT_TIMEOUT_MS;
-// while Postgres is known down they answer at once: get-by-id from the spill (else
-// 503), the list 503 with Retry-After (the spill holds no order to page through).
+// while Postgres is known unreachable they answer at once: get-by-id from the spill
+// (else 503), the list 503 with Retry-After (the spill holds no order to page
+// through). A read-only Postgres (after a failover) still serves reads.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -47,7 +48,7 @@ export function queryRoutes(deps: Deps) {
       const owner = await authenticate(deps, request, set)
       const spilled = deps.spill?.get(owner.projectId, params.id)
       if (spilled) return json(spilled, set)
-      if (!deps.health.postgresUp()) throw postgresDown()
+      if (!deps.health.postgresReachable()) throw postgresDown()
       const event = await getEvent(deps.sql, owner.projectId, params.id, deadlineMs)
       if (event) return json(event, set)
       const held = await bounded(deps.sql, deadlineMs, 'reading a dead letter', getDeadLettered(deps.sql, owner.projectId, params.id))
@@ -68,7 +69,7 @@ export function queryRoutes(deps: Deps) {
         limit = Number(query.limit)
         if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid('/limit', `must be an integer from 1 to ${max}`)
       }
-      if (!deps.health.postgresUp()) throw postgresDown()
+      if (!deps.health.postgresReachable()) throw postgresDown()
       const rows = await listEvents(deps.sql, owner.projectId, {
         name: query.name || undefined,
         userId: query.user_id || undefined,

@@ -169,7 +169,11 @@ export function reportRoutes(deps: Deps) {
   // Results are cached as the JSON text of the response: a hit costs no
   // serialisation (a 30-day hourly series is ~700 objects, ~40 KB).
   const answer = async (set: { headers: Record<string, string | number | undefined> }, projectId: number, key: unknown[], compute: () => Promise<unknown>) => {
-    const text = () => compute().then(body => JSON.stringify(body))
+    // Known unreachable: a miss says so at once rather than hold a slot for a deadline
+    // (a cached result is still served).
+    const text = () => deps.health.postgresReachable()
+      ? compute().then(body => JSON.stringify(body))
+      : Promise.reject(new InletError('unavailable', 'Postgres is unavailable; reports need it, try again later', undefined, 2))
     const { value, outcome } = cache.get(projectId, JSON.stringify(key), () => slots.run(text), () => slots.tryRun(text))
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-inlet-report-cache': outcome }
     for (const name in set.headers) if (set.headers[name] !== undefined) headers[name] = String(set.headers[name])
