@@ -30,6 +30,7 @@ export const limits = {
   PG_IDLE_TIMEOUT_S: [60, 0, 86_400, 'close idle Postgres connections after this (0: never)'],
   PG_STATEMENT_TIMEOUT_MS: [10_000, 100, 3_600_000, 'a read or a report is cancelled in Postgres after this and answered 503: it never holds a request or a connection longer'],
   SPILL_BYTES_MAX: [1024 * MiB, 64 * KiB, 1024 * 1024 * MiB, 'local spill file; past it writes get 503'],
+  SPILL_RESERVE_BYTES: [16 * MiB, 0, 1024 * MiB, 'disk kept free beside the spill (a reserve file) and released when a delete cannot be written, so a spill that filled its disk can still drain; covers a WAL checkpoint (~4 MiB) and a drain batch\'s deletes'],
   DRAIN_BATCH_ROWS_MAX: [2_000, 1, 5_000, 'rows replayed from the spill per Postgres transaction'],
   DRAIN_COMMIT_MS_MAX: [10_000, 10, 600_000, 'a replay slower than this is abandoned (it is idempotent) and Postgres is probed before the next'],
   PG_PROBE_INTERVAL_MS: [1_000, 10, 60_000, 'how often `select 1` checks Postgres; bounds how long recovery goes unnoticed'],

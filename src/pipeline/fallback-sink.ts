@@ -2,7 +2,7 @@
 // now (PostHog capture's FallbackSink shape). A batch goes to the spill when
 // Postgres is known down, when the spill still holds more than one drain batch
 // (so live traffic queues behind the backlog instead of racing the drainer for
-// Postgres), or when the Postgres write fails for any reason but the row's own data
+// Postgres; not when the spill's disk is full), or when the Postgres write fails for any reason but the row's own data
 // (those rows come back as refusals and fail only their own entry), or outlasts
 // FLUSH_COMMIT_MS_MAX. The spilled copy of a write that still commits later is
 // replayed as a no-op (ON CONFLICT DO NOTHING), and the late write is cancelled.
@@ -43,6 +43,8 @@ export interface Primary {
 // What the fallback needs of the spill.
 export interface SpillTarget {
   readonly pending: number
+  // Its disk ran out of room since it was last empty.
+  readonly full: boolean
   has(projectId: number, id: string): boolean
   // Throws a 503 InletError (nothing written) when the spill cannot take the rows.
   write(rows: EventRow[]): Verdict[]
@@ -68,7 +70,10 @@ export class FallbackSink implements Sink {
 
   async write(rows: EventRow[]): Promise<RowOutcome[]> {
     if (!this.health.up || this.abandon.signal.aborted) return this.toSpill(rows)
-    if (this.spill.pending > this.limits.DRAIN_BATCH_ROWS_MAX) {
+    // A backlog: live rows queue behind it rather than race the drainer for Postgres,
+    // unless the spill's disk has run out of room: then the room the drainer frees is
+    // the drainer's, and live rows go to Postgres.
+    if (this.spill.pending > this.limits.DRAIN_BATCH_ROWS_MAX && !this.spill.full) {
       try {
         return this.toSpill(rows)
       } catch {

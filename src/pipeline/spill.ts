@@ -7,7 +7,8 @@
 // A disk that fails (SQLITE_FULL, SQLITE_IOERR) fails only the call: a write throws
 // a 503 InletError and stores nothing; a delete throws and the drainer retries it
 // later (a row replayed twice is a no-op in Postgres). Either marks the spill not
-// writable until a later call succeeds, which /ready reports.
+// writable until a later call succeeds, which /ready reports. A reserve file
+// (reserve.ts) keeps room on the disk for the deletes that drain a full spill.
 
 import { Database, type Statement } from 'bun:sqlite'
 import { existsSync, mkdirSync, renameSync } from 'node:fs'
@@ -16,6 +17,7 @@ import { assert } from '../assert'
 import { InletError } from '../errors'
 import type { EventRow, EventType, StoredEvent, Verdict } from '../event'
 import type { Log } from '../log'
+import { DiskReserve } from './reserve'
 
 // A 503 for a full or failing spill tells the client to come back after this: the
 // drainer needs Postgres back before space frees up, which is seconds, not ms.
@@ -59,6 +61,10 @@ export class Spill {
   private byProject = new Map<number, number>()
   // Cleared by the next successful write or by the drainer freeing space.
   private failed: string | null = null
+  // The disk ran out of room (a write or a delete hit SQLITE_FULL) since the spill was
+  // last empty. While it is, live traffic with Postgres up goes to Postgres, not into
+  // the room the drainer frees (the FallbackSink reads this).
+  full = false
   private closed = false
   private readonly insert: Statement
   private readonly exists: Statement
@@ -66,7 +72,7 @@ export class Spill {
   private readonly oldestStmt: Statement
   private readonly deleteStmt: Statement
 
-  private constructor(private readonly db: Database, private readonly log: Log) {
+  private constructor(private readonly db: Database, private readonly log: Log, private readonly reserve: DiskReserve) {
     this.insert = db.prepare(`insert or ignore into spill (${COLUMNS}, spilled_at_ms) values (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
     this.exists = db.prepare('select 1 from spill where project_id = ? and id = ?')
     this.byKey = db.prepare(`select ${COLUMNS} from spill where project_id = ? and id = ?`)
@@ -91,7 +97,7 @@ export class Spill {
   // Opens (or creates) dataDir/spill.sqlite. A file that fails the integrity check is
   // moved aside with its WAL, never deleted: it holds acknowledged events an operator
   // may still recover; a fresh spill takes its place so the process keeps serving.
-  static open(dataDir: string, synchronous: 'FULL' | 'NORMAL', bytesMax: number, log: Log): Spill {
+  static open(dataDir: string, synchronous: 'FULL' | 'NORMAL', bytesMax: number, log: Log, reserveBytes = 0): Spill {
     mkdirSync(dataDir, { recursive: true })
     const path = join(dataDir, 'spill.sqlite')
     let db: Database | undefined
@@ -114,7 +120,9 @@ export class Spill {
       log('error', 'the spill failed its integrity check; moved aside, starting a fresh one', { aside, problem })
       db = Spill.connect(path, synchronous, bytesMax)
     }
-    const spill = new Spill(db!, log)
+    const reserve = new DiskReserve(join(dataDir, 'spill.reserve'), reserveBytes)
+    if (!reserve.take()) log('warn', 'no room on the spill\'s disk for its reserve (SPILL_RESERVE_BYTES); will try again once the spill is empty', { reserveBytes })
+    const spill = new Spill(db!, log, reserve)
     if (spill.pending > 0) log('warn', 'the spill holds events from an earlier run; draining them', { pending: spill.pending })
     return spill
   }
@@ -172,6 +180,7 @@ export class Spill {
       const code = (cause as { code?: string }).code ?? 'unknown'
       this.failed = code
       const full = code === 'SQLITE_FULL'
+      if (full) this.full = true
       this.log(full ? 'warn' : 'error', full ? 'the spill is full' : 'the spill write failed', { code, rows: rows.length, error: (cause as Error).message })
       throw new InletError('unavailable', full
         ? 'Postgres is unavailable and the local spill is full; retry shortly'
@@ -200,14 +209,42 @@ export class Spill {
   // then stay, and are replayed again later, which changes nothing in Postgres.
   remove(batch: Spilled[]): void {
     if (this.closed || batch.length === 0) return
-    const deleted: Spilled[] = []
+    let deleted: Spilled[]
     try {
-      this.db.transaction(() => { for (const s of batch) if (this.deleteStmt.run(s.seq).changes === 1) deleted.push(s) })()
+      deleted = this.delete(batch)
     } catch (cause) {
-      this.failed = (cause as { code?: string }).code ?? 'unknown'
-      throw cause
+      const code = (cause as { code?: string }).code ?? 'unknown'
+      if (code === 'SQLITE_FULL') this.full = true
+      // The disk is full: give the reserve back to it, and try once more with that room.
+      if (code !== 'SQLITE_FULL' || !this.reserve.release()) {
+        this.failed = code
+        throw cause
+      }
+      this.log('warn', 'the spill\'s disk is full: released its reserve so that draining can go on', { code })
+      try {
+        deleted = this.delete(batch)
+      } catch (again) {
+        this.failed = (again as { code?: string }).code ?? 'unknown'
+        throw again
+      }
     }
     this.forget(deleted)
+    if (this.pending === 0 && (this.full || !this.reserve.held)) this.refill()
+  }
+
+  private delete(batch: Spilled[]): Spilled[] {
+    const deleted: Spilled[] = []
+    this.db.transaction(() => { for (const s of batch) if (this.deleteStmt.run(s.seq).changes === 1) deleted.push(s) })()
+    return deleted
+  }
+
+  // Empty again: hand the WAL's space back to the disk and take the reserve again.
+  private refill(): void {
+    this.full = false
+    try {
+      this.db.run('pragma wal_checkpoint(TRUNCATE)')
+    } catch {}
+    if (this.reserve.take()) this.log('info', 'the spill is empty; its disk reserve is back in place')
   }
 
   private forget(batch: Spilled[]): void {
