@@ -75,6 +75,14 @@ test('the cluster frozen with SIGSTOP for 8 s: writes are acked from the spill, 
     await sleep(100)
   }
   const readMsMaxFrozen = r.latencyMsMax
+  // Known unreachable: the list answers 503 at once, with Retry-After; an event
+  // acknowledged during the freeze is read back from the spill.
+  const list = await fetch(`${rig.server.url}/v1/events?limit=5`, { headers: { 'x-api-key': rig.project.api_key } })
+  expect(list.status).toBe(503)
+  expect(list.headers.get('retry-after')).not.toBeNull()
+  const newest = [...w.acked.keys()].at(-1)!
+  const fromSpill = await fetch(`${rig.server.url}/v1/events/${encodeURIComponent(newest)}`, { headers: { 'x-api-key': rig.project.api_key } })
+  expect(fromSpill.status).toBe(200)
   signalCluster(rig, 'SIGCONT')
   const drainMs = await drained(rig)
   await sleep(500)
@@ -98,4 +106,25 @@ test('with no fault the writers\' events all go straight to Postgres', async () 
   const metrics = await (await fetch(`${rig.server.url}/metrics`)).text()
   expect(metrics).not.toMatch(/^inlet_spill_written_events_total [1-9]/m)
   await verify(rig, w, 'none')
+}, 60_000)
+
+test('a read stuck on a frozen Postgres that is not yet known down is cut off by HTTP_REQUEST_TIMEOUT_MS, and the server serves on', async () => {
+  // Postgres is declared unreachable by the probe only after 30 s, and reads would
+  // wait 60 s: only the request timeout (2 s, counted by Bun in 4 s ticks) ends it.
+  rig = await startRig({ env: { PG_STATEMENT_TIMEOUT_MS: '60000', PG_CONNECT_TIMEOUT_S: '30', HTTP_REQUEST_TIMEOUT_MS: '2000' } })
+  const headers = { 'x-api-key': rig.project.api_key }
+  expect((await fetch(`${rig.server.url}/v1/events?limit=1`, { headers })).status).toBe(200)
+  signalCluster(rig, 'SIGSTOP')
+  const started = performance.now()
+  const outcome = await fetch(`${rig.server.url}/v1/events?limit=1`, { headers, signal: AbortSignal.timeout(30_000) })
+    .then(res => `status ${res.status}`, (e: Error) => e.name)
+  const tookMs = performance.now() - started
+  signalCluster(rig, 'SIGCONT')
+  expect(outcome).not.toBe('TimeoutError') // our 30 s guard did not have to fire
+  expect(outcome).not.toBe('status 200')
+  // 2 s, plus up to two of Bun's 4 s ticks, plus a busy box: far below the 60 s a read would wait.
+  expect(tookMs).toBeLessThan(2_000 + 2 * 4_000 + 2_000)
+  expect((await fetch(`${rig.server.url}/health`)).status).toBe(200)
+  await until('reads to work again', async () => (await fetch(`${rig!.server.url}/v1/events?limit=1`, { headers })).status === 200)
+  console.log(`fault read on a frozen Postgres: cut after ${Math.round(tookMs)} ms (${outcome})`)
 }, 60_000)

@@ -43,3 +43,43 @@ test('releasing more than was acquired is a bug and asserts', () => {
   const a = new Admission(2, 100)
   expect(() => a.release(1)).toThrow(AssertionError)
 })
+
+test('exactly queuedMax requests wait their turn; one more is refused at once (null: the server answers 503)', () => {
+  const a = new Admission(1, 100, 2)
+  expect(a.acquire(1)).toBeUndefined()
+  expect(a.acquire(1)).toBeInstanceOf(Promise)
+  expect(a.acquire(1)).toBeInstanceOf(Promise)
+  expect(a.acquire(1)).toBeNull()
+  expect(a.queued).toBe(2)
+})
+
+test('a queue of 0 refuses every request that cannot start at once', () => {
+  const a = new Admission(1, 100, 0)
+  expect(a.acquire(1)).toBeUndefined()
+  expect(a.acquire(1)).toBeNull()
+})
+
+test('a waiter whose client has gone is dropped: it holds no place, and the ones behind it move up', async () => {
+  const a = new Admission(1, 100, 10)
+  expect(a.acquire(1)).toBeUndefined()
+  const gone = new AbortController()
+  const dropped = a.acquire(1, () => gone.signal)!
+  const next = a.acquire(1)!
+  expect(a.queued).toBe(2)
+  gone.abort()
+  await expect(dropped).rejects.toBeDefined()
+  expect(a.queued).toBe(1)
+  a.release(1)
+  await next // admitted in the dropped one's place
+  expect(a.queued).toBe(0)
+  expect(a.acquire(1)).toBeInstanceOf(Promise) // the slot is held by `next`, as it should be
+})
+
+test('a client already gone when it would queue is dropped at once', async () => {
+  const a = new Admission(1, 100, 10)
+  a.acquire(1)
+  const gone = new AbortController()
+  gone.abort()
+  await expect(a.acquire(1, () => gone.signal)!).rejects.toBeDefined()
+  expect(a.queued).toBe(0)
+})
