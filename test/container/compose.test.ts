@@ -26,7 +26,7 @@ test('compose.yaml runs this Dockerfile\'s image and postgres:17, each on its ow
   expect(postgres.volumes).toEqual(['postgres-data:/var/lib/postgresql/data'])
   const port = dockerfile.match(/^ENV .*\bPORT=(\d+)/m)![1]
   expect(inlet.ports).toEqual([`${port}:${port}`])
-})
+}, 5_000)
 
 test('compose.yaml points DATABASE_URL at the postgres service\'s user and database, and starts Inlet once pg_isready passes', () => {
   const url = new URL(substitute(inlet.environment.DATABASE_URL))
@@ -40,14 +40,14 @@ test('compose.yaml points DATABASE_URL at the postgres service\'s user and datab
   expect(postgres.healthcheck.test).toEqual(['CMD-SHELL', `pg_isready --username=${user} --dbname=${database}`])
   // Start-up needs Postgres for its migrations: without it Inlet exits, and is restarted.
   expect(inlet.restart).toBe('unless-stopped')
-})
+}, 5_000)
 
 test('compose.yaml gives SIGTERM longer than SHUTDOWN_MS_MAX to drain, and requires the admin token and the password to be set', () => {
   const grace = inlet.stop_grace_period.match(/^(\d+)s$/)
   expect(Number(grace[1]) * 1000).toBeGreaterThan(limits.SHUTDOWN_MS_MAX[0])
   expect(inlet.environment.INLET_ADMIN_TOKEN).toMatch(/^\$\{INLET_ADMIN_TOKEN:\?/)
   expect(postgres.environment.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/)
-})
+}, 5_000)
 
 const reason = !Bun.which('podman-compose') ? 'podman-compose is not installed (apt-get install podman-compose; .ci/run does)'
   : process.getuid?.() !== 0 ? 'it needs root (rootful podman)' : null

@@ -170,7 +170,7 @@ export async function stopContainer(name: string, seconds = 30): Promise<number>
 export const volumePath = async (volume: string) =>
   (await podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).stdout.trim()
 
-// Everything this process made: containers, then volumes, then images.
+// Everything this process made: containers, then volumes and networks, then images.
 export async function removeAll(): Promise<void> {
   await removeOwnedBy(p => p === process.pid)
 }
@@ -198,6 +198,9 @@ async function removeOwnedBy(owned: (pid: number) => boolean): Promise<void> {
   if (containers.length) await podman(['rm', '--force', '--time', '0', ...containers], { allowFail: true })
   const volumes = mine((await podman(['volume', 'ls', '--format', '{{.Name}}'], { allowFail: true })).stdout)
   if (volumes.length) await podman(['volume', 'rm', '--force', ...volumes], { allowFail: true })
+  // compose.test.ts's dry run makes a network too.
+  const networks = mine((await podman(['network', 'ls', '--format', '{{.Name}}'], { allowFail: true })).stdout)
+  if (networks.length) await podman(['network', 'rm', '--force', ...networks], { allowFail: true })
   const images = mine((await podman(['images', '--format', '{{.Repository}}:{{.Tag}}'], { allowFail: true })).stdout)
   if (images.length) await podman(['rmi', '--force', ...images], { allowFail: true })
 }
