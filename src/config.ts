@@ -64,6 +64,8 @@ export interface Config {
   adminToken: string | undefined
   dataDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  // pretty: readable lines and a start-up summary, for a person at a terminal.
+  logFormat: 'json' | 'pretty'
   spillSynchronous: 'FULL' | 'NORMAL'
   limits: { [K in LimitName]: number }
 }
@@ -86,7 +88,8 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return found
 }
 
-export function loadConfig(env: Env = process.env): Config {
+// `terminal`: stdout is a TTY, where the log defaults to readable lines.
+export function loadConfig(env: Env = process.env, terminal = process.stdout.isTTY === true): Config {
   const parsed = {} as { [K in LimitName]: number }
   for (const [name, [fallback, min, max]] of Object.entries(limits)) {
     parsed[name as LimitName] = integer(env, name, fallback, min, max)
@@ -106,6 +109,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken,
     dataDir: env.INLET_DATA_DIR || './data',
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    logFormat: oneOf(env, 'LOG_FORMAT', terminal ? 'pretty' : 'json', ['json', 'pretty'] as const),
     spillSynchronous: oneOf(env, 'SPILL_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
     limits: parsed,
   }
