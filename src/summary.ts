@@ -68,8 +68,9 @@ function postgres(config: Config, databaseUrl: string): string {
 }
 
 // Paths under the working directory as `bun run start` users think of them
-// (data/postgres), others in full.
+// (./data/postgres), others in full.
 function shown(p: string): string {
   const relative = path.relative(process.cwd(), path.resolve(p))
-  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(p) : relative
+  if (relative === '') return '.'
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(p) : `./${relative}`
 }

@@ -16,10 +16,10 @@ test('on the embedded default it lists the addresses, the demo key, the admin to
   expect(text).toContain('Listening    0.0.0.0:3000')
   expect(text).toContain('Console      http://localhost:3000/\n')
   expect(text).toContain('Swagger      http://localhost:3000/swagger\n')
-  expect(text).toContain('Demo key     ik_demoKeyValue  (project "demo"; saved in data/demo-api-key)')
-  expect(text).toContain('Admin token  iat_generatedTokenValue  (generated now; saved in data/admin-token)')
-  expect(text).toContain('Postgres     embedded, on 127.0.0.1:54329/inlet, data in data/postgres (its own log: data/postgres.log)')
-  expect(text).toContain('Data dir     data  (the spill, the embedded cluster and generated keys)')
+  expect(text).toContain('Demo key     ik_demoKeyValue  (project "demo"; saved in ./data/demo-api-key)')
+  expect(text).toContain('Admin token  iat_generatedTokenValue  (generated now; saved in ./data/admin-token)')
+  expect(text).toContain('Postgres     embedded, on 127.0.0.1:54329/inlet, data in ./data/postgres (its own log: ./data/postgres.log)')
+  expect(text).toContain('Data dir     ./data  (the spill, the embedded cluster and generated keys)')
   expect(text).toContain(`curl -s http://localhost:3000/v1/events -H "Authorization: Bearer ik_demoKeyValue"`)
   expect(text).not.toContain(':inlet@')
 })
@@ -41,7 +41,7 @@ test('a saved admin token is shown by its file, not its value', () => {
   const config = loadConfig({}, true)
   const boot: Bootstrapped = { ...generated, adminTokenFrom: 'saved' }
   const text = startupSummary(config, { port: 3000, databaseUrl: 'postgres://postgres:inlet@127.0.0.1:54329/inlet', boot })
-  expect(text).toContain('Admin token  saved in data/admin-token')
+  expect(text).toContain('Admin token  saved in ./data/admin-token')
   expect(text).not.toContain('iat_generatedTokenValue')
 })
 
