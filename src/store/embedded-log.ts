@@ -18,9 +18,12 @@ export interface ServerLog {
 const SERVER_LOG_BYTES_MAX = 16 * 1024 * 1024
 // Postgres's severities that a person should see without LOG_LEVEL=debug.
 const LOUD = /\b(WARNING|ERROR|FATAL|PANIC):/
+// FATALs that a normal stop or start produces: a session still open when Inlet
+// stops its Postgres, a connection tried while it starts or stops.
+const ROUTINE = /terminating connection due to administrator command|the database system is (shutting down|starting up)/
 
 export function levelOf(line: string): ServerLogLevel {
-  return LOUD.test(line) ? 'warn' : 'debug'
+  return LOUD.test(line) && !ROUTINE.test(line) ? 'warn' : 'debug'
 }
 
 export function openServerLog(path: string, log: (level: ServerLogLevel, msg: string) => void): ServerLog {

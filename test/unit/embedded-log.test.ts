@@ -10,6 +10,9 @@ const dir = mkdtempSync(join(tmpdir(), 'inlet-embedded-log-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 test('routine Postgres lines are debug; WARNING, ERROR, FATAL and PANIC are warn', () => {
+  // A stop with a session still open ends it with a FATAL: routine, not a warning.
+  expect(levelOf('2026-12-01 08:54:15.627 UTC [24137] FATAL:  terminating connection due to administrator command')).toBe('debug')
+  expect(levelOf('2026-12-01 08:54:15.627 UTC [24137] FATAL:  the database system is shutting down')).toBe('debug')
   expect(levelOf('2026-12-01 08:40:18.651 UTC [16969] LOG:  database system is ready to accept connections')).toBe('debug')
   expect(levelOf('Success. You can now start the database server using:')).toBe('debug')
   for (const severity of ['WARNING', 'ERROR', 'FATAL', 'PANIC']) {
