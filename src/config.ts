@@ -68,6 +68,8 @@ export interface Config {
   adminToken: string | undefined
   dataDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  // pretty: readable lines and a start-up summary, for a person at a terminal.
+  logFormat: 'json' | 'pretty'
   spillSynchronous: 'FULL' | 'NORMAL'
   // Test hook: `flush:N` makes the Nth flush hit an assertion (a bug on purpose),
   // to show that a bug crashes the process and loses no acknowledged event.
@@ -102,7 +104,8 @@ function failpoints(raw: string | undefined): Config['failpoints'] {
   return found
 }
 
-export function loadConfig(env: Env = process.env): Config {
+// `terminal`: stdout is a TTY, where the log defaults to readable lines.
+export function loadConfig(env: Env = process.env, terminal = process.stdout.isTTY === true): Config {
   const parsed = {} as { [K in LimitName]: number }
   for (const [name, [fallback, min, max]] of Object.entries(limits)) {
     parsed[name as LimitName] = integer(env, name, fallback, min, max)
@@ -122,6 +125,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken,
     dataDir: env.INLET_DATA_DIR || './data',
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    logFormat: oneOf(env, 'LOG_FORMAT', terminal ? 'pretty' : 'json', ['json', 'pretty'] as const),
     spillSynchronous: oneOf(env, 'SPILL_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
     failpoints: failpoints(env.INLET_FAILPOINTS),
     limits: parsed,

@@ -10,6 +10,7 @@ import { createLog, errorFields } from './log'
 import { bootstrap } from './store/bootstrap'
 import { connect, fetchTypesOnce } from './store/db'
 import { migrate } from './store/migrate'
+import { printStartupSummary } from './summary'
 
 // After SHUTDOWN_MS_MAX, how long the spill gets to take what is left before the
 // process exits anyway: a spill write of a full buffer takes well under a second.
@@ -26,14 +27,14 @@ async function main() {
     }
     throw e
   }
-  const log = createLog(config.logLevel)
+  const log = createLog(config.logLevel, config.logFormat)
   mkdirSync(config.dataDir, { recursive: true })
 
   let databaseUrl = config.databaseUrl
   let stopEmbedded: (() => Promise<void>) | undefined
   if (!databaseUrl) {
     const { startEmbeddedPostgres } = await import('./store/embedded')
-    const embedded = await startEmbeddedPostgres({ dataDir: `${config.dataDir}/postgres`, log: msg => log('info', msg) })
+    const embedded = await startEmbeddedPostgres({ dataDir: `${config.dataDir}/postgres`, log })
       .catch(cause => {
         if (!/Cannot find (package|module)/.test(String(cause?.message))) throw cause
         throw new Error('DATABASE_URL is not set and the embedded Postgres is not in this build '
@@ -48,8 +49,8 @@ async function main() {
   const applied = await migrate(sql)
   if (applied.length) log('info', 'migrations applied', { applied })
   await fetchTypesOnce(sql)
-  const adminToken = await bootstrap(sql, config, !config.databaseUrl, log)
-  config = { ...config, adminToken }
+  const boot = await bootstrap(sql, config, !config.databaseUrl, log)
+  config = { ...config, adminToken: boot.adminToken }
 
   const inlet = createInlet(config, sql, log)
   const pipeline = inlet.deps.pipeline
@@ -64,6 +65,7 @@ async function main() {
   })
   const server = startServer(inlet.deps, inlet.app)
   log('info', 'inlet listening', { url: `http://${config.host}:${server.port}`, docs: `http://localhost:${server.port}/swagger` })
+  printStartupSummary(config, { port: server.port ?? config.port, databaseUrl, boot })
 
   let stopping = false
   const shutdown = async (signal: string) => {

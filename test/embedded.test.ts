@@ -39,7 +39,7 @@ afterAll(async () => {
 }, TEST_MS_MAX)
 
 async function start(): Promise<EmbeddedPostgres> {
-  const pg = await startEmbeddedPostgres({ dataDir, log: msg => logs.push(msg) })
+  const pg = await startEmbeddedPostgres({ dataDir, log: (_level, msg) => logs.push(msg) })
   started.push(pg)
   return pg
 }

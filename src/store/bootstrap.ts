@@ -17,13 +17,25 @@ function readOrCreate(path: string, make: () => string): { value: string; create
   return { value, created: true }
 }
 
-export async function bootstrap(sql: Sql, config: Config, embedded: boolean, log: Log): Promise<string> {
-  let adminToken = config.adminToken
-  if (!adminToken) {
+// What bootstrap found or made, for the start-up summary.
+export interface Bootstrapped {
+  adminToken: string
+  // env: INLET_ADMIN_TOKEN; generated: made now (shown once); saved: read from the file.
+  adminTokenFrom: 'env' | 'generated' | 'saved'
+  adminTokenPath?: string
+  demo?: { key: string; path: string; created: boolean }
+}
+
+// On a terminal (LOG_FORMAT=pretty) the start-up summary shows the token and key;
+// otherwise they are printed here, as they always were.
+export async function bootstrap(sql: Sql, config: Config, embedded: boolean, log: Log): Promise<Bootstrapped> {
+  const print = config.logFormat === 'json' ? (text: string) => console.log(text) : () => {}
+  let result: Bootstrapped = { adminToken: config.adminToken ?? '', adminTokenFrom: 'env' }
+  if (!config.adminToken) {
     const path = join(config.dataDir, 'admin-token')
     const token = readOrCreate(path, () => `iat_${randomBytes(24).toString('base64url')}`)
-    adminToken = token.value
-    if (token.created) console.log(`\n  Admin token (generated, saved in ${path}):\n    ${adminToken}\n`)
+    result = { adminToken: token.value, adminTokenFrom: token.created ? 'generated' : 'saved', adminTokenPath: path }
+    if (token.created) print(`\n  Admin token (generated, saved in ${path}):\n    ${token.value}\n`)
     else log('info', 'using the generated admin token saved in the data dir', { path })
   }
   if (embedded) {
@@ -32,10 +44,13 @@ export async function bootstrap(sql: Sql, config: Config, embedded: boolean, log
     if (!existing || !existsSync(path)) {
       const { api_key } = await createProject(sql, 'demo', 'pro', null)
       writeFileSync(path, api_key + '\n', { mode: 0o600 })
-      console.log(`  Demo project created. Its API key (saved in ${path}):\n    ${api_key}\n`)
+      print(`  Demo project created. Its API key (saved in ${path}):\n    ${api_key}\n`)
+      result.demo = { key: api_key, path, created: true }
     } else {
-      console.log(`  Demo project API key: ${readFileSync(path, 'utf8').trim()}  (from ${path})\n`)
+      const key = readFileSync(path, 'utf8').trim()
+      print(`  Demo project API key: ${key}  (from ${path})\n`)
+      result.demo = { key, path, created: false }
     }
   }
-  return adminToken
+  return result
 }

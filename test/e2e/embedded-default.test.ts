@@ -1,5 +1,6 @@
 // The embedded default: `bun run start` with no DATABASE_URL comes up on its own
-// Postgres, prints an admin token and a demo key, ingests and reads back.
+// Postgres, prints an admin token and a demo key, keeps Postgres's own output in
+// data/postgres.log, ingests and reads back.
 
 import { afterAll, expect, test } from 'bun:test'
 import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
@@ -20,6 +21,9 @@ test('bun run start with no DATABASE_URL ingests and reads back an event', async
   const key = readFileSync(`${dataDir}/demo-api-key`, 'utf8').trim()
   expect(server.output()).toContain(key)
   expect(server.output()).toContain('embedded Postgres')
+  // initdb's and Postgres's own lines are kept in a file, out of the info log.
+  expect(server.output()).not.toContain('"level":"info","msg":"postgres: ')
+  expect(readFileSync(`${dataDir}/postgres.log`, 'utf8')).toContain('database system is ready to accept connections')
   const headers = { authorization: `Bearer ${key}` }
   const posted = await fetch(`${server.url}/v1/events`, { method: 'POST', headers, body: JSON.stringify({ id: 'hello', name: 'FirstEvent' }) })
   expect(await posted.json()).toEqual({ id: 'hello', status: 'accepted' })

@@ -3,7 +3,7 @@
 // renders every documented route.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { rmSync } from 'node:fs'
+import { browserTest, renderedDom } from '../support/browser'
 import { ADMIN_TOKEN, databaseUrl } from '../support/inlet'
 import { type ServerProcess, startServer } from '../support/server'
 
@@ -31,17 +31,8 @@ test('the OpenAPI document describes every route family with its schemas', async
   expect(Object.keys(batch.responses).sort()).toEqual(['200', '400', '401', '413', '422', '429', '503'])
 })
 
-test('headless Chromium with every non-local host unresolvable renders the Swagger UI', async () => {
-  const chromium = Bun.which('chromium') ?? Bun.which('chromium-browser') ?? Bun.which('google-chrome')
-  if (!chromium) throw new Error('chromium is not installed (.ci/run installs it: apt-get install chromium)')
-  const profile = `/tmp/inlet-chromium-${process.pid}`
-  const proc = Bun.spawn([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`,
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', '--virtual-time-budget=10000', '--dump-dom',
-    `${server.url}/swagger`], { stdout: 'pipe', stderr: 'ignore' })
-  const dom = await new Response(proc.stdout).text()
-  await proc.exited
-  rmSync(profile, { recursive: true, force: true })
+browserTest('headless Chromium with every non-local host unresolvable renders the Swagger UI', async chromium => {
+  const dom = await renderedDom(chromium, `${server.url}/swagger`)
   expect(dom).toContain('swagger-ui')
   // Rendered operations only exist once the UI script ran and fetched the spec.
   expect(dom).toContain('opblock-summary-path')

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from 'bun:test'
 import { signatureHeaders } from '../../src/ingest/signatures'
 import { newApiKey } from '../../src/store/projects'
-import { ADMIN_TOKEN, databaseUrl, startInlet, type TestInlet } from '../support/inlet'
+import { ADMIN_TOKEN, startInlet, type TestInlet } from '../support/inlet'
 
 // Big bodies and real waits: generous, so a busy machine is slow, not failing.
 setDefaultTimeout(30_000)
@@ -46,7 +46,7 @@ describe('storage', () => {
     expect(JSON.stringify(row)).not.toContain(p.api_key.slice(14))
   })
 
-  test('a pg_dump of the database contains no plain API key and no webhook token', async () => {
+  test('every row of every table, as a dump would hold it, contains no plain API key and no webhook token', async () => {
     const secrets: string[] = []
     const prefixes: string[] = []
     for (let i = 0; i < 3; i++) {
@@ -66,9 +66,15 @@ describe('storage', () => {
       secrets.push(source.body.token, source.body.token.slice(14))
       prefixes.push(source.body.token.slice(0, 13))
     }
-    const dump = Bun.spawnSync(['pg_dump', '--no-owner', databaseUrl()], { stdout: 'pipe', stderr: 'pipe' })
-    expect(dump.exitCode).toBe(0)
-    const text = dump.stdout.toString()
+    // What pg_dump writes of the data: each row's text form (bytea as hex, jsonb as
+    // JSON), read in SQL so that no pg_dump needs to be installed.
+    const tables = await inlet.sql`
+      select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`
+    expect(tables.map(t => t.table_name)).toContain('api_keys')
+    let text = ''
+    for (const { table_name } of tables) {
+      for (const row of await inlet.sql`select t::text as line from ${inlet.sql(table_name)} t`) text += `${row.line}\n`
+    }
     // The dump does hold the rows (their prefixes are there), but no usable credential.
     for (const prefix of prefixes) expect(text).toContain(prefix)
     for (const secret of secrets) expect(text).not.toContain(secret)

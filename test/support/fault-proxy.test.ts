@@ -1,11 +1,12 @@
-// Checks the fault proxy against the shared Postgres on :5432 (it is never stopped
-// here; the proxy only breaks the path to it) and against a local echo server for
-// byte order under backpressure.
+// Checks the fault proxy against the run's Postgres (INLET_TEST_ADMIN_URL; it is
+// never stopped here, the proxy only breaks the path to it) and against a local
+// echo server for byte order under backpressure.
 import { afterEach, beforeEach, expect, test } from 'bun:test'
 import postgres from 'postgres'
 import { startFaultProxy, type FaultProxy } from './fault-proxy'
 
-const PG = { host: '127.0.0.1', port: 5432 }
+const admin = new URL(process.env.INLET_TEST_ADMIN_URL!)
+const PG = { host: admin.hostname, port: Number(admin.port || 5432) }
 // Errors postgres.js raises when the socket dies or cannot be opened.
 const CONNECTION_ERROR_CODES = ['ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']
 
@@ -16,8 +17,9 @@ function connect(connect_timeout_s = 2): postgres.Sql {
   const sql = postgres({
     host: proxy.host,
     port: proxy.port,
-    user: 'postgres',
-    database: 'postgres',
+    user: decodeURIComponent(admin.username) || 'postgres',
+    password: decodeURIComponent(admin.password) || undefined,
+    database: admin.pathname.slice(1) || 'postgres',
     max: 1,
     idle_timeout: 5,
     connect_timeout: connect_timeout_s,

@@ -1,11 +1,13 @@
 // Throwaway PostgreSQL clusters for tests that stop, crash or otherwise break
 // Postgres, so the shared server on :5432 is never touched; and throwaway databases
 // on any server. This file owns the temp directory and the server process of each
-// cluster it starts, and cleans up what a crashed test leaves behind.
+// cluster it starts, and cleans up what a crashed test leaves behind. The programs
+// come from pg-binaries.ts: the system's when installed, else the embedded ones.
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
+import { clusterBinaries, type PgBinaries } from './pg-binaries'
 
 // How long pg_ctl waits for start or stop. Crash recovery after an immediate stop
 // of a tiny cluster takes well under a second; 30 s leaves room for a loaded CI box.
@@ -20,12 +22,20 @@ export type ThrowawayCluster = {
   // Holds the data directory, the unix socket and the server log.
   readonly dir: string
   readonly log_path: string
+  readonly binaries: PgBinaries
   // Immediate stop (SIGQUIT): like a crash, so the next start runs recovery.
   stop(): Promise<void>
   // Start again on the same port with the same data.
   start(): Promise<void>
   // Stop if running, then remove the directory. Safe to call twice.
   destroy(): Promise<void>
+}
+
+export type ClusterOptions = {
+  // Default: the system's binaries when pg_config finds them, else the embedded ones.
+  readonly binaries?: PgBinaries
+  // Default 50: enough for a pool per test plus the admin connection.
+  readonly max_connections?: number
 }
 
 export type TestDatabase = { readonly name: string; readonly url: string; drop(): Promise<void> }
@@ -39,8 +49,8 @@ const WATCHDOG_SCRIPT = `pid=$1; dir=$2; shift 2
 while kill -0 "$pid" 2>/dev/null; do sleep 1; done
 "$@" >/dev/null 2>&1; rm -rf "$dir"`
 
-function startWatchdog(dir: string, data_dir: string): { kill(): void } {
-  const stop_argv = asPgUser([pgBin('pg_ctl'), '-D', data_dir, '-m', 'immediate', 'stop'])
+function startWatchdog(dir: string, data_dir: string, pg_ctl: string): { kill(): void } {
+  const stop_argv = asPgUser([pg_ctl, '-D', data_dir, '-m', 'immediate', 'stop'])
   const watchdog = Bun.spawn(['sh', '-c', WATCHDOG_SCRIPT, 'sh', String(process.pid), dir, ...stop_argv], {
     cwd: dir,
     detached: true,
@@ -52,7 +62,9 @@ function startWatchdog(dir: string, data_dir: string): { kill(): void } {
   return watchdog
 }
 
-export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
+export async function startThrowawayCluster(options: ClusterOptions = {}): Promise<ThrowawayCluster> {
+  const binaries = options.binaries ?? clusterBinaries()
+  const { bindir } = binaries
   const dir = mkdtempSync(join(tmpdir(), 'inlet-pg-'))
   if (runsAsRoot()) {
     const { uid, gid } = pgUserIds()
@@ -60,17 +72,17 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
   }
   const data_dir = join(dir, 'data')
   const log_path = join(dir, 'server.log')
-  const watchdog = startWatchdog(dir, data_dir)
+  const watchdog = startWatchdog(dir, data_dir, join(bindir, 'pg_ctl'))
   let running = false
   let destroyed = false
   const pgCtl = async (...args: string[]) =>
-    run(asPgUser([pgBin('pg_ctl'), '-D', data_dir, '-w', '-t', String(PG_CTL_WAIT_S), ...args]), dir)
+    run(asPgUser([join(bindir, 'pg_ctl'), '-D', data_dir, '-w', '-t', String(PG_CTL_WAIT_S), ...args]), dir)
 
   try {
     const port = await freePort()
     await run(
       asPgUser([
-        pgBin('initdb'),
+        join(bindir, 'initdb'),
         '-D', data_dir,
         '--username=postgres',
         '--auth=trust',
@@ -93,8 +105,7 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
       `fsync = off`,
       `synchronous_commit = on`,
       `full_page_writes = off`,
-      // Enough for a pool per test plus the admin connection.
-      `max_connections = 50`,
+      `max_connections = ${options.max_connections ?? 50}`,
       `shared_buffers = '32MB'`,
     ]
     await Bun.write(join(data_dir, 'postgresql.conf'),
@@ -107,6 +118,7 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       dir,
       log_path,
+      binaries,
       async stop() {
         if (!running) return
         await pgCtl('-m', 'immediate', 'stop')
@@ -157,16 +169,6 @@ async function withAdmin(admin_url: string, fn: (sql: postgres.Sql) => Promise<u
   } finally {
     await sql.end({ timeout: 1 })
   }
-}
-
-let bindir: string | null = null
-function pgBin(name: string): string {
-  if (bindir === null) {
-    const out = Bun.spawnSync(['pg_config', '--bindir'])
-    if (!out.success) throw new Error(`pg_config --bindir failed: ${out.stderr.toString()}`)
-    bindir = out.stdout.toString().trim()
-  }
-  return join(bindir, name)
 }
 
 const runsAsRoot = (): boolean => process.getuid?.() === 0

@@ -21,7 +21,7 @@ describe('configuration', () => {
   })
 
   test('an invalid value stops start-up with a message naming the variable', () => {
-    for (const env of [{ BODY_BYTES_MAX: 'ten' }, { QUEUE_EVENTS_MAX: '0' }, { PORT: '70000' }, { SPILL_SYNCHRONOUS: 'OFF' }, { DATABASE_URL: 'mysql://x' }]) {
+    for (const env of [{ BODY_BYTES_MAX: 'ten' }, { QUEUE_EVENTS_MAX: '0' }, { PORT: '70000' }, { SPILL_SYNCHRONOUS: 'OFF' }, { DATABASE_URL: 'mysql://x' }, { LOG_FORMAT: 'xml' }]) {
       const name = Object.keys(env)[0]
       expect(() => loadConfig(env)).toThrow(ConfigError)
       expect(() => loadConfig(env)).toThrow(name)
@@ -31,6 +31,13 @@ describe('configuration', () => {
   test('relations between limits are checked: a batch must fit the buffer', () => {
     expect(() => loadConfig({ QUEUE_EVENTS_MAX: '10', BATCH_EVENTS_MAX: '11' })).toThrow('BATCH_EVENTS_MAX')
     expect(loadConfig({ QUEUE_EVENTS_MAX: '10', BATCH_EVENTS_MAX: '10' }).limits.QUEUE_EVENTS_MAX).toBe(10)
+  })
+
+  test('the log is JSON off a terminal and readable on one, unless LOG_FORMAT chooses', () => {
+    expect(loadConfig({}, false).logFormat).toBe('json')
+    expect(loadConfig({}, true).logFormat).toBe('pretty')
+    expect(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat).toBe('json')
+    expect(loadConfig({ LOG_FORMAT: 'PRETTY' }, false).logFormat).toBe('pretty')
   })
 
   test('numbers may use underscores as separators', () => {
