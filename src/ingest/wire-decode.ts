@@ -50,7 +50,8 @@ export function looksBase64(text: string, strict = true): boolean {
 export function base64Capped(text: string, limit: number, what: string): Decoded<Uint8Array> {
   const clean = text.replaceAll(' ', '+').replace(/[\r\n]/g, '')
   if (!ANY_BASE64.test(clean) || clean.length % 4 === 1) return fail('malformed_json', `${what} is not valid base64`)
-  if (Math.floor((clean.length * 3) / 4) > limit) return tooLarge(what, limit)
+  const padding = clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0
+  if (Math.floor(((clean.length - padding) * 3) / 4) > limit) return tooLarge(what, limit)
   return { ok: true, value: Buffer.from(clean.replaceAll('-', '+').replaceAll('_', '/'), 'base64') }
 }
 
