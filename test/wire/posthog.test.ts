@@ -58,7 +58,7 @@ describe('recorded PostHog traffic', () => {
 
   test('every recorded event maps and validates with no problem, keeping uuid, name and distinct_id', () => {
     for (const f of all) {
-      for (const { raw, m, row, token } of mapFixture(f)) {
+      for (const { raw, m, row, token, r } of mapFixture(f)) {
         expect(token).toBe(TOKEN)
         expect(m.errors).toEqual([])
         expect(row.ok).toBe(true)
@@ -69,6 +69,8 @@ describe('recorded PostHog traffic', () => {
         // The project key posthog-js copies into properties is an Inlet API key: never stored.
         expect(JSON.parse(row.row.properties).token).toBeUndefined()
         expect(JSON.parse(row.row.context).library.name).toBe(f.sdk === 'posthog-js' ? 'web' : 'posthog-node')
+        // SDK-stamped times are moments before the request arrived (same clock); the one explicit past timestamp is checked below.
+        if (raw.uuid !== '0190b5a0-0000-7000-8000-000000000001') expect(Math.abs(row.row.timestampMs - r.receivedAtMs)).toBeLessThan(120_000)
       }
     }
   })
@@ -202,6 +204,14 @@ describe('PostHog decoding limits and hostile bodies', () => {
     const m = mapPosthogEvent({ event: '$snapshot_items', distinct_id: 'u' }, ctx)
     expect(m.type).toBeNull()
     expect(m.errors).toEqual([{ path: '/event', message: expect.stringContaining('session recording') }])
+  })
+
+  test('properties nested past JSON_DEPTH_MAX are refused at their PostHog path, without overflowing the stack', () => {
+    let deep: Record<string, unknown> = {}
+    for (let i = 0; i < 100_000; i++) deep = { a: deep }
+    const row = mappedRow(mapPosthogEvent({ event: 'x', distinct_id: 'u', $set: deep }, ctx), 0, req(ctx.receivedAtMs), limits)
+    expect(row.ok).toBe(false)
+    if (!row.ok) expect(row.errors).toEqual([{ path: expect.stringMatching(/^\/\$set(\/a)+$/), message: expect.stringContaining('JSON_DEPTH_MAX') }])
   })
 
   test('a hostile __proto__ property stays data and never reaches the prototype', () => {

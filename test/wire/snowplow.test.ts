@@ -58,7 +58,7 @@ describe('recorded Snowplow traffic', () => {
     for (const f of all) {
       const events = mapFixture(f)
       expect(events.length).toBeGreaterThan(0)
-      for (const { raw, m, row } of events) {
+      for (const { raw, m, row, r } of events) {
         expect(m.errors).toEqual([])
         if (!row.ok) throw new Error(`${f.sdk}/${f.scenario} ${raw.e} was rejected: ${JSON.stringify(row.errors)}`)
         expect(row.row.id).toBe(raw.eid)
@@ -67,6 +67,8 @@ describe('recorded Snowplow traffic', () => {
         expect(row.row.anonymousId).toBe(raw.duid)
         expect(context(row).library).toEqual({ name: 'snowplow', version: raw.tv })
         expect(context(row).tp2.aid).toBe('inlet-app')
+        // Device-stamped times are moments before the request arrived (same clock); ttm is checked below.
+        if (!raw.ttm) expect(Math.abs(row.row.timestampMs - r.receivedAtMs)).toBeLessThan(120_000)
       }
     }
   })
@@ -162,6 +164,14 @@ describe('Snowplow decoding limits and hostile events', () => {
     expect(mapSnowplowEvent({ e: 'pv', ttm: '1767323045678', dtm: '1', stm: '2' }, ctx).event.timestamp).toBe(1767323045678)
     expect(mapSnowplowEvent({ e: 'pv', dtm: '1000', stm: '0' }, { ...ctx, skewMsMax: 1000 }).event.timestamp).toBe(1000)
     expect(mapSnowplowEvent({ e: 'pv' }, ctx).event.timestamp).toBeUndefined()
+  })
+
+  test('a self-describing event nested past JSON_DEPTH_MAX is refused under /ue_pr, without overflowing the stack', () => {
+    let deep: Record<string, unknown> = {}
+    for (let i = 0; i < 50_000; i++) deep = { a: deep }
+    const row = mappedRow(mapSnowplowEvent({ e: 'ue', ue_pr: ue(deep) }, ctx), 0, req(ctx.receivedAtMs), limits)
+    expect(row.ok).toBe(false)
+    if (!row.ok) expect(row.errors).toEqual([{ path: expect.stringMatching(/^\/ue_pr\/data\/data(\/a)+$/), message: expect.stringContaining('JSON_DEPTH_MAX') }])
   })
 
   test('unknown tp2 fields are kept in context.tp2, and a __proto__ field stays data', () => {
