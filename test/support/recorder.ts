@@ -14,8 +14,11 @@
 //     must-revalidate; Access-Control-Allow-Origin the request's Origin (else *),
 //     Access-Control-Allow-Credentials true, a `sp` network-user-id cookie;
 //     preflight: Allow-Headers Content-Type, SP-Anonymous, Max-Age 3600.
-//   Segment (api.segment.io): 200 {"success":true}, CORS open; the settings the
-//     analytics.js CDN serves, pointing the SDK back at this server.
+//   Segment (api.segment.io; segmentio/segment-docs, HTTP API "Errors"): 200 for
+//     every request but oversize (32 KB a call, 500 KB a batch) and bad JSON, which
+//     are 400; body {"success":true}, CORS open; plus the settings the analytics.js
+//     CDN serves, pointing the SDK back at this server. RudderStack: its control
+//     plane's sourceConfig, and the data plane's 200 "OK".
 
 import { gunzipSync } from 'node:zlib'
 
@@ -49,16 +52,9 @@ const GIF = Buffer.from('R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAE
 
 function cors(flavor: Flavor, req: Request): Record<string, string> {
   const origin = req.headers.get('origin')
-  if (flavor === 'posthog') {
-    const h: Record<string, string> = {
-      'access-control-allow-origin': origin ?? '*',
-      'access-control-allow-credentials': 'true',
-      vary: 'origin, access-control-request-method, access-control-request-headers',
-    }
-    return h
-  }
-  if (flavor === 'snowplow') return { 'access-control-allow-origin': origin ?? '*', 'access-control-allow-credentials': 'true' }
-  return { 'access-control-allow-origin': origin ?? '*', 'access-control-allow-credentials': 'true' }
+  const h: Record<string, string> = { 'access-control-allow-origin': origin ?? '*', 'access-control-allow-credentials': 'true' }
+  if (flavor === 'posthog') h.vary = 'origin, access-control-request-method, access-control-request-headers'
+  return h
 }
 
 function preflight(flavor: Flavor, req: Request): Response {
