@@ -6,6 +6,7 @@ import { createApp } from './http/app'
 import { KeyCache } from './http/auth'
 import type { Deps } from './http/context'
 import { RateLimiter } from './http/rate-limit'
+import { Live } from './live'
 import { createLog, type Log } from './log'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
@@ -25,7 +26,9 @@ export function createInlet(config: Config, sql: Sql, log: Log = createLog(confi
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   const drainer = new Drainer(sql, spill, health, l, metrics, log)
   const sink = new FallbackSink(new PostgresSink(sql, metrics), spill, health, drainer, l, metrics, log)
-  const pipeline = new Pipeline(sink, l, metrics)
+  // The console's live stream, receipts and rejection log: told of each settled batch.
+  const live = new Live(l)
+  const pipeline = new Pipeline(sink, l, metrics, live)
   const deps: Deps = {
     config, sql, pipeline, metrics, log,
     keys: new KeyCache(sql, config.limits.KEY_CACHE_ENTRIES_MAX, config.limits.KEY_CACHE_TTL_MS, () => health.up),
@@ -33,6 +36,7 @@ export function createInlet(config: Config, sql: Sql, log: Log = createLog(confi
     // 503 from /ready only when neither Postgres nor the spill can take a write.
     health: { postgresUp: () => health.up, writable: () => health.up || spill.writable },
     spill,
+    live,
   }
   health.start()
   drainer.start()
@@ -43,6 +47,7 @@ export function createInlet(config: Config, sql: Sql, log: Log = createLog(confi
     // Stops intake and waits until every buffered event is durable (in Postgres, or
     // in the spill if Postgres is away; the next start drains it).
     close: async () => {
+      live.close()
       await pipeline.close()
       await drainer.stop(l.FLUSH_COMMIT_MS_MAX)
       health.stop()

@@ -8,6 +8,7 @@ import type { BatchOutcome } from '../ingest/batch'
 import type { RequestContext, Validated } from '../ingest/validate'
 import type { Verdict } from '../pipeline/ack'
 import { parseTime } from '../ingest/validate'
+import type { Live } from '../live'
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
 import type { Pipeline } from '../pipeline/flusher'
@@ -40,6 +41,8 @@ export interface Deps {
   log: Log
   health: Health
   spill?: SpillView
+  // The console's live stream, receipts and rejection log (src/live/, issue 11).
+  live?: Live
 }
 
 type SetHeaders = { headers: Record<string, string | number> }
@@ -48,6 +51,7 @@ type SetHeaders = { headers: Record<string, string | number> }
 // RateLimit headers are set here, so every authenticated response carries them.
 export async function authenticate(deps: Deps, request: Request, set: SetHeaders, key?: string | null): Promise<KeyOwner> {
   const owner = await deps.keys.resolve(key ?? keyFromHeaders(request.headers))
+  deps.live?.rejections.attribute(request, owner.projectId) // hook (issue 11): a refusal from here on is logged for this project
   spendRequest(deps, set, owner.projectId, owner.rpm)
   return owner
 }

@@ -25,6 +25,9 @@ import type { Spill } from './spill'
 
 export class FallbackSink implements Sink {
   readonly name = 'fallback'
+  // Outcomes of batches made durable in the spill, for the live stream's durable_in (issue 11).
+  private readonly spilled = new WeakSet<RowOutcome[]>()
+  durableIn(outcomes: RowOutcome[]): 'postgres' | 'spill' { return this.spilled.has(outcomes) ? 'spill' : 'postgres' }
 
   constructor(
     private readonly primary: PostgresSink,
@@ -64,6 +67,7 @@ export class FallbackSink implements Sink {
       written = this.toSpill(fresh)
     }
     for (let k = 0; k < fresh.length; k++) outcomes[at[k]] = written[k]
+    if (this.spilled.has(written)) this.spilled.add(outcomes) // hook (issue 11)
     return outcomes
   }
 
@@ -95,6 +99,7 @@ export class FallbackSink implements Sink {
       for (const v of verdicts) if (v === 'accepted') accepted++
       this.metrics.spillWrites.inc({}, accepted)
       this.drainer.notify()
+      this.spilled.add(verdicts) // hook (issue 11)
       return verdicts
     } catch (error) {
       const code = ((error as Error).cause as { code?: string } | undefined)?.code ?? 'unknown'

@@ -18,6 +18,13 @@ export type RowOutcome = Verdict | InletError
 export interface Sink {
   readonly name: string
   write(rows: EventRow[]): Promise<RowOutcome[]>
+  // Where write()'s batch was made durable (the fallback sink knows; issue 11).
+  durableIn?(outcomes: RowOutcome[]): 'postgres' | 'spill'
+}
+
+// Told of each settled batch: the console's live stream and receipts (src/live/).
+export interface SettledTap {
+  settled(rows: EventRow[], outcomes: RowOutcome[], where: 'postgres' | 'spill'): void
 }
 
 export class Pipeline {
@@ -30,6 +37,7 @@ export class Pipeline {
     private readonly sink: Sink,
     private readonly limits: Config['limits'],
     private readonly metrics: Metrics,
+    private readonly tap?: SettledTap, // hook (issue 11)
   ) {
     this.queue = new EventQueue(limits.QUEUE_EVENTS_MAX, limits.QUEUE_BYTES_MAX)
   }
@@ -66,7 +74,8 @@ export class Pipeline {
     this.inFlight += batch.length
     const started = performance.now()
     try {
-      const verdicts = await this.sink.write(batch.map(e => e.row))
+      const rows = batch.map(e => e.row)
+      const verdicts = await this.sink.write(rows)
       for (let i = 0; i < batch.length; i++) {
         const v = verdicts[i]
         if (v instanceof InletError) batch[i].ack.fail(v)
@@ -74,6 +83,7 @@ export class Pipeline {
       }
       this.metrics.flushBatchEvents.observe(batch.length)
       this.metrics.flushSeconds.observe((performance.now() - started) / 1000)
+      this.tap?.settled(rows, verdicts, this.sink.durableIn?.(verdicts) ?? 'postgres') // hook (issue 11): live stream + receipts
     } catch (cause) {
       this.metrics.flushErrors.inc()
       const error = cause instanceof InletError ? cause
