@@ -40,7 +40,7 @@ export function input(name: string, value = '', props: Props = {}): HTMLInputEle
 }
 
 export function select(name: string, options: string[], value: string): HTMLSelectElement {
-  const s = h('select', { name }, ...options.map(o => h('option', { value: o }, o)))
+  const s = h('select', { name }, ...options.map(o => h('option', { value: o }, o || 'any')))
   s.value = value
   return s
 }

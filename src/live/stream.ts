@@ -4,7 +4,8 @@
 // hub counts what it drops; the next chunk it does take ends with `lagged`.
 // A chunk carries everything buffered (at most one write per STREAM_COALESCE_MS);
 // with nothing to send for STREAM_HEARTBEAT_MS it is a heartbeat. A disconnect
-// (cancel, or the request's abort) frees the subscription at once.
+// (cancel, or the request's abort) frees the subscription at once. The first
+// message, `ready`, says the subscription is in place.
 
 import { deliveryText, type LiveHub, type Subscriber } from './hub'
 
@@ -31,8 +32,8 @@ export function sseResponse(
   signal.addEventListener('abort', end, { once: true })
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      // A comment: curl -N shows the stream is open before the first event.
-      controller.enqueue(encoder.encode(`: inlet live stream\nretry: 2000\n\n`))
+      // Every event durable from now on is in this stream: a client may start sending.
+      controller.enqueue(encoder.encode(`retry: 2000\n\n${message('ready', { filter: sub.filter })}`))
     },
     async pull(controller) {
       const beat = new Promise<'beat'>(resolve => { timer = setTimeout(resolve, timing.heartbeatMs, 'beat') })

@@ -78,6 +78,7 @@ export function liveView(root: HTMLElement): () => void {
     openStream(url, loadSession().key ?? '', m => {
       state.textContent = paused ? 'paused' : 'live'
       state.dataset.state = 'live'
+      if (m.event === 'ready') state.dataset.ready = '1'
       if (m.event === 'event') {
         received++
         count(1)

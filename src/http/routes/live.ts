@@ -46,7 +46,7 @@ function streamDoc() {
     tag: 'query', summary: 'Live stream of this project\'s events as they become durable (Server-Sent Events)', ok: t.String(),
     errors: [401, 429, 503],
     description: 'A `text/event-stream` (try `curl -N -H "Authorization: Bearer <key>" …/v1/events/stream`). Messages: '
-      + '`event: event` with `{"durable_in": "postgres"|"spill", "event": <the event as GET /v1/events/{id} returns it>}`, '
+      + '`event: ready` first, once the subscription is in place (every event durable from then on is streamed); `event: event` with `{"durable_in": "postgres"|"spill", "event": <the event as GET /v1/events/{id} returns it>}`, '
       + 'sent once the event is durable (never a duplicate); `event: heartbeat` every STREAM_HEARTBEAT_MS when quiet; '
       + '`event: lagged` with `{"missed": n}` when this subscriber fell more than STREAM_BUFFER_EVENTS_MAX events behind '
       + 'and n events were dropped for it (ingest never waits for a stream). Filters match exactly. At most '
