@@ -17,12 +17,15 @@ export interface StreamFilter {
   type?: string
 }
 
-// A row on its way to subscribers; `text` is filled by the first stream that writes it.
+// A row on its way to subscribers; `bytes` is filled by the first stream that
+// writes it, so 20 subscribers cost one serialisation and 20 memory copies.
 export interface Delivery {
   row: EventRow
   where: DurableIn
-  text?: string
+  bytes?: Uint8Array
 }
+
+const encoder = new TextEncoder()
 
 // The event as GET /v1/events/{id} returns it, built from the row without parsing:
 // properties and context are already JSON text.
@@ -34,9 +37,9 @@ export function eventJson(r: EventRow): string {
     + `"properties":${r.properties},"context":${r.context}}`
 }
 
-export function deliveryText(d: Delivery): string {
-  d.text ??= `event: event\ndata: {"durable_in":"${d.where}","event":${eventJson(d.row)}}\n\n`
-  return d.text
+export function deliveryBytes(d: Delivery): Uint8Array {
+  d.bytes ??= encoder.encode(`event: event\ndata: {"durable_in":"${d.where}","event":${eventJson(d.row)}}\n\n`)
+  return d.bytes
 }
 
 export class Subscriber {

@@ -7,7 +7,7 @@
 // (cancel, or the request's abort) frees the subscription at once. The first
 // message, `ready`, says the subscription is in place.
 
-import { deliveryText, type LiveHub, type Subscriber } from './hub'
+import { deliveryBytes, type LiveHub, type Subscriber } from './hub'
 
 export interface StreamTiming {
   heartbeatMs: number
@@ -18,6 +18,17 @@ const encoder = new TextEncoder()
 
 export function message(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+}
+
+// One write: the events' bytes copied end to end, then the lagged message if any.
+function chunk(parts: Uint8Array[], tail: Uint8Array | null): Uint8Array {
+  let length = tail?.length ?? 0
+  for (const p of parts) length += p.length
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  if (tail) out.set(tail, at)
+  return out
 }
 
 export function sseResponse(
@@ -51,11 +62,8 @@ export function sseResponse(
       if (wait > 0) await Bun.sleep(wait)
       if (sub.closed) return
       const { deliveries, missed } = sub.drain()
-      let text = ''
-      for (const d of deliveries) text += deliveryText(d)
-      if (missed > 0) text += message('lagged', { missed })
+      controller.enqueue(chunk(deliveries.map(deliveryBytes), missed > 0 ? encoder.encode(message('lagged', { missed })) : null))
       lastWriteMs = performance.now()
-      controller.enqueue(encoder.encode(text))
     },
     cancel: end,
   }, { highWaterMark: 1 })

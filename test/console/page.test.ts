@@ -78,6 +78,15 @@ describe('the console page', () => {
     }
   })
 
+  test('Swagger documents the stream (as text/event-stream), receipts and rejections', async () => {
+    const spec = (await t.request('GET', '/swagger/json')).body
+    expect(Object.keys(spec.paths['/v1/events/stream'].get.responses['200'].content)).toEqual(['text/event-stream'])
+    expect(spec.paths['/v1/events/stream'].get.description).toContain('curl -N')
+    expect(spec.paths['/v1/events/{id}/receipt'].get.responses['200'].content['application/json'].schema.properties.status).toBeDefined()
+    expect(spec.paths['/v1/debug/rejections'].get.summary).toContain('refusals')
+    expect(spec.paths['/admin/projects/{id}/keys'].get).toBeDefined()
+  })
+
   test('the bundle stays small: under 100 KB of script and 10 KB of style', () => {
     const root = join(import.meta.dir, '../../console/dist')
     expect(readFileSync(join(root, 'app.js')).length).toBeLessThan(100_000)
