@@ -1,3 +1,4 @@
+export {}
 // Ack-to-stream time: one subscriber, events sent one at a time (COUNT of them,
 // PAUSE_MS apart); for each, the time from the POST's 200 to the event's arrival in
 // the stream. Prints p50/p99/max. usage: bun latency.ts URL KEY [COUNT] [PAUSE_MS]

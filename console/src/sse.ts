@@ -13,7 +13,7 @@ export async function openStream(url: string, key: string, onMessage: (m: SseMes
   })
   if (!response.ok || !response.body) {
     let message = `HTTP ${response.status}`
-    try { message = (await response.json()).error.message } catch {}
+    try { message = ((await response.json()) as any).error.message } catch {}
     throw new Error(message)
   }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The console in a real browser: Debian's headless Chromium (playwright-core, no
 // browser download) with every non-loopback host unresolvable, against the real
 // server process. Sign in, see events arrive in Live within 1 s, find one in Events
@@ -27,7 +28,7 @@ const api = async (path: string, init: { method?: string; body?: unknown; token?
     headers: { authorization: `Bearer ${init.token ?? key}`, 'content-type': 'application/json' },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   })
-  return { status: r.status, body: await r.json().catch(() => null) }
+  return { status: r.status, body: (await r.json().catch(() => null)) as any }
 }
 
 async function shot(name: string) {
