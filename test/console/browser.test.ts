@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The console in a real browser: Debian's headless Chromium (playwright-core, no
 // browser download) with every non-loopback host unresolvable, against the real
 // server process. Sign in, see events arrive in Live within 1 s, find one in Events
@@ -13,6 +12,9 @@ import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { ADMIN_TOKEN, databaseUrl } from '../support/inlet'
 import { type ServerProcess, startServer } from '../support/server'
+
+// Page-side code (page.evaluate) runs in the browser; the test project has no DOM types.
+declare const window: any, document: any
 
 let server: ServerProcess
 let browser: Browser
