@@ -56,7 +56,7 @@ export const limits = {
   // people watching, so each is bounded and none can slow or block ingest.
   STREAM_SUBSCRIBERS_MAX: [64, 1, 10_000, 'live streams open at once, all projects together; each holds a socket and up to STREAM_BUFFER_EVENTS_MAX events'],
   STREAM_BUFFER_EVENTS_MAX: [1_000, 1, 1_000_000, 'events waiting for one stream subscriber; past it they are dropped and counted in a `lagged` message, so a slow reader never holds memory or the writer'],
-  STREAM_HEARTBEAT_MS: [15_000, 100, 3_600_000, 'a quiet stream sends a heartbeat this often, so HTTP_IDLE_TIMEOUT_S and proxies keep it open and a dead client is noticed'],
+  STREAM_HEARTBEAT_MS: [15_000, 100, 3_600_000, 'a quiet stream sends a heartbeat this often, so HTTP_IDLE_TIMEOUT_S and proxies keep it open and a dead client is noticed (at most half of HTTP_IDLE_TIMEOUT_S is used)'],
   STREAM_COALESCE_MS: [25, 0, 1_000, 'a subscriber is written at most this often, so 20 subscribers cost ~800 socket writes/s whatever the flush rate (adds at most this to ack-to-stream time)'],
   RECEIPT_EVENTS_MAX: [100_000, 0, 10_000_000, 'recently acknowledged events whose durable time and place are remembered for /receipt, ~150 B each (older ones answer from Postgres without durable_at)'],
   REJECTIONS_PER_PROJECT_MAX: [100, 1, 10_000, 'recent refusals kept per project for /v1/debug/rejections; each entry is at most ~3 KiB (8 errors, strings cut to 200 chars)'],
@@ -130,6 +130,5 @@ function checkRelations(l: Config['limits']) {
   rule(l.BATCH_EVENTS_MAX <= l.QUEUE_EVENTS_MAX, 'BATCH_EVENTS_MAX must not exceed QUEUE_EVENTS_MAX, or a full batch could never be queued')
   rule(l.BODY_BYTES_MAX <= l.QUEUE_BYTES_MAX, 'BODY_BYTES_MAX must not exceed QUEUE_BYTES_MAX, or a full body could never be queued')
   rule(l.EVENT_BYTES_MAX <= l.FLUSH_BATCH_BYTES_MAX, 'EVENT_BYTES_MAX must not exceed FLUSH_BATCH_BYTES_MAX, or a large event could never be flushed')
-  rule(l.STREAM_HEARTBEAT_MS < l.HTTP_IDLE_TIMEOUT_S * 1000, 'STREAM_HEARTBEAT_MS must be below HTTP_IDLE_TIMEOUT_S, or an idle stream is closed before its heartbeat')
   rule(l.FLUSHERS + 2 <= l.PG_POOL_MAX, 'PG_POOL_MAX must be at least FLUSHERS + 2 (reads and the drainer need connections too)')
 }

@@ -60,7 +60,8 @@ export function liveRoutes(deps: Deps) {
   assert(deps.live !== undefined, 'the live routes need deps.live')
   const live = deps.live
   const l = deps.config.limits
-  const timing = { heartbeatMs: l.STREAM_HEARTBEAT_MS, coalesceMs: l.STREAM_COALESCE_MS }
+  // A stream quiet for HTTP_IDLE_TIMEOUT_S is closed by the server: beat at least twice within it.
+  const timing = { heartbeatMs: Math.min(l.STREAM_HEARTBEAT_MS, l.HTTP_IDLE_TIMEOUT_S * 500), coalesceMs: l.STREAM_COALESCE_MS }
   return new Elysia()
     .get('/v1/events/stream', async ({ request, query, set }) => {
       refuseKeyInUrl(request)
