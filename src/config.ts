@@ -56,6 +56,15 @@ export const limits = {
   HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request must arrive and be answered within this, or its connection is closed (whole seconds; Bun counts body bytes as no progress)'],
   SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains into Postgres for at most this, then gives up on Postgres and spills what is left'],
   DEAD_LETTER_REPLAY_ROWS_MAX: [1_000, 1, 100_000, 'dead letters retried by one POST /admin/dead-letter/replay, in one transaction'],
+  // The console's live stream, receipts and rejection log (src/live/): memory held for
+  // people watching, so each is bounded and none can slow or block ingest.
+  STREAM_SUBSCRIBERS_MAX: [64, 1, 10_000, 'live streams open at once, all projects together; each holds a socket and up to STREAM_BUFFER_EVENTS_MAX events'],
+  STREAM_BUFFER_EVENTS_MAX: [1_000, 1, 1_000_000, 'events waiting for one stream subscriber; past it they are dropped and counted in a `lagged` message, so a slow reader never holds memory or the writer'],
+  STREAM_HEARTBEAT_MS: [15_000, 100, 3_600_000, 'a quiet stream sends a heartbeat this often, so HTTP_IDLE_TIMEOUT_S and proxies keep it open and a dead client is noticed (at most half of HTTP_IDLE_TIMEOUT_S is used)'],
+  STREAM_COALESCE_MS: [25, 0, 1_000, 'a subscriber is written at most this often, so 20 subscribers cost ~800 socket writes/s whatever the flush rate (adds at most this to ack-to-stream time)'],
+  RECEIPT_EVENTS_MAX: [100_000, 0, 10_000_000, 'recently acknowledged events whose durable time and place are remembered for /receipt, ~150 B each (older ones answer from Postgres without durable_at)'],
+  REJECTIONS_PER_PROJECT_MAX: [100, 1, 10_000, 'recent refusals kept per project for /v1/debug/rejections; each entry is at most ~3 KiB (8 errors, strings cut to 200 chars)'],
+  REJECTION_PROJECTS_MAX: [1_000, 1, 1_000_000, 'projects whose refusals are kept; the one refused least recently is forgotten first'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>
 

@@ -49,4 +49,7 @@ export interface Refusal {
 
 export type RowOutcome = Verdict | Refusal
 
+// Where an acknowledged event was made durable.
+export type DurableIn = 'postgres' | 'spill'
+
 export const isRefusal = (o: RowOutcome): o is Refusal => typeof o === 'object'

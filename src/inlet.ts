@@ -8,6 +8,7 @@ import { createApp } from './http/app'
 import { KeyCache } from './http/auth'
 import type { Deps } from './http/context'
 import { RateLimiter } from './http/rate-limit'
+import { Live } from './live'
 import { createLog, foldRepeats, type Log } from './log'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
@@ -47,7 +48,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const writer = new PostgresWriter(sql, metrics)
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
   const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
-  const pipeline = new Pipeline(sink, l, metrics, onBug, config.failpoints.flush)
+  // The console's live stream, receipts and rejection log: told of each settled batch.
+  const live = new Live(l)
+  const pipeline = new Pipeline(sink, l, metrics, onBug, { tap: live, failAtFlush: config.failpoints.flush })
   const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
@@ -62,6 +65,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     spill,
     deadLetters,
     onBug,
+    live,
   }
   let abandoned = false
   health.start()
@@ -80,6 +84,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     // Stops intake and waits until every buffered event is durable (in Postgres, or
     // in the spill if Postgres is away; the next start drains it).
     close: async () => {
+      live.close()
       await pipeline.close()
       await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()

@@ -10,7 +10,10 @@ import { fromPostgres } from '../store/outcomes'
 import type { Deps } from './context'
 import { adminRoutes } from './routes/admin'
 import { deadLetterRoutes } from './routes/dead-letter-admin'
+import { adminKeyRoutes } from './routes/admin-keys'
+import { consoleRoutes } from './routes/console'
 import { ingestRoutes } from './routes/ingest'
+import { liveRoutes } from './routes/live'
 import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
@@ -24,7 +27,9 @@ export function createApp(deps: Deps) {
     .onError(({ error, code, set, request }) => render(deps, app, request, error, code, set.headers as Record<string, string>))
     .use(swagger())
     .use(opsRoutes(deps))
+    .use(consoleRoutes()) // issue 11: the console page and its assets
     .use(ingestRoutes(deps))
+    .use(liveRoutes(deps)) // issue 11: before queryRoutes, whose /v1/events/:id would match /v1/events/stream
     .use(queryRoutes(deps))
     .use(segmentRoutes(deps))
     .use(webhookRoutes(deps))
@@ -32,6 +37,7 @@ export function createApp(deps: Deps) {
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(deadLetterRoutes(deps, deps.config.adminToken))
+  if (deps.config.adminToken) app.use(adminKeyRoutes(deps, deps.config.adminToken)) // issue 11: the console lists keys
   return app
 }
 
@@ -73,6 +79,7 @@ function render(
     e = new InletError('internal', 'internal error; it has been logged')
   }
   if (e.retryAfterS !== undefined) headers['retry-after'] = String(e.retryAfterS)
+  if (e.status !== 404 && e.status !== 405) deps.live?.rejections.refused(request, e.status, e.code, e.message, e.details) // hook (issue 11)
   if (e.status >= 500) deps.log('warn', 'request failed', { method: request.method, url: request.url, code: e.code, ...errorFields(e.cause ?? e) })
   return new Response(JSON.stringify(e.body()), {
     status: e.status,

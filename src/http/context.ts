@@ -8,6 +8,7 @@ import type { BatchOutcome } from '../ingest/batch'
 import type { RequestContext, Validated } from '../ingest/validate'
 import { isRefusal, type StoredEvent, type Verdict } from '../event'
 import { parseTime } from '../ingest/validate'
+import type { Live } from '../live'
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
 import type { OnBug, Pipeline } from '../pipeline/flusher'
@@ -47,6 +48,8 @@ export interface Deps {
   // Acknowledged events Postgres refused, all processes together (-1: not read yet).
   deadLetters: { readonly count: number }
   onBug: OnBug
+  // The console's live stream, receipts and rejection log (src/live/, issue 11).
+  live?: Live
 }
 
 type SetHeaders = { headers: Record<string, string | number> }
@@ -55,6 +58,7 @@ type SetHeaders = { headers: Record<string, string | number> }
 // RateLimit headers are set here, so every authenticated response carries them.
 export async function authenticate(deps: Deps, request: Request, set: SetHeaders, key?: string | null): Promise<KeyOwner> {
   const owner = await deps.keys.resolve(key ?? keyFromHeaders(request.headers))
+  deps.live?.rejections.attribute(request, owner.projectId) // hook (issue 11): a refusal from here on is logged for this project
   spendRequest(deps, set, owner.projectId, owner.rpm)
   return owner
 }

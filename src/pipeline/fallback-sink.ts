@@ -22,7 +22,7 @@ import type { Config } from '../config'
 import type { EventRow, RowOutcome, Verdict } from '../event'
 import type { Metrics } from '../metrics'
 import type { WriteHealth } from './drainer'
-import { OutcomeUnknown, type Sink } from './flusher'
+import { OutcomeUnknown, type Sink, type Written } from './flusher'
 
 // One write to Postgres in flight, as the fallback needs to see it.
 export interface PrimaryWrite {
@@ -68,7 +68,7 @@ export class FallbackSink implements Sink {
     this.abandon.abort()
   }
 
-  async write(rows: EventRow[]): Promise<RowOutcome[]> {
+  async write(rows: EventRow[]): Promise<Written> {
     if (!this.health.up || this.abandon.signal.aborted) return this.toSpill(rows)
     // A backlog: live rows queue behind it rather than race the drainer for Postgres,
     // unless the spill's disk has run out of room: then the room the drainer frees is
@@ -90,26 +90,27 @@ export class FallbackSink implements Sink {
       if (this.spill.has(rows[i].projectId, rows[i].id)) outcomes[i] = 'duplicate'
       else { fresh.push(rows[i]); at.push(i) }
     }
-    if (fresh.length === 0) return outcomes
+    // Every row waits in the spill already: that is where they are durable.
+    if (fresh.length === 0) return { outcomes, durableIn: 'spill' }
     const written = await this.toPostgres(fresh)
-    for (let k = 0; k < fresh.length; k++) outcomes[at[k]] = written[k]
-    return outcomes
+    for (let k = 0; k < fresh.length; k++) outcomes[at[k]] = written.outcomes[k]
+    return { outcomes, durableIn: written.durableIn }
   }
 
-  private async toPostgres(rows: EventRow[]): Promise<RowOutcome[]> {
+  private async toPostgres(rows: EventRow[]): Promise<Written> {
     const w = this.primary.write(rows, this.limits.FLUSH_COMMIT_MS_MAX, this.abandon.signal)
     try {
-      return await w.committed
+      return { outcomes: await w.committed, durableIn: 'postgres' }
     } catch (cause) {
       if (cause instanceof AssertionError) throw cause
       this.health.markDown(cause)
-      let spilled: RowOutcome[]
+      let spilled: Written
       try {
         spilled = this.toSpill(rows)
       } catch (spillError) {
         // Neither can take it now: say what Postgres really did with it.
         const end = await w.settle(this.limits.FLUSH_COMMIT_MS_MAX)
-        if (Array.isArray(end)) return end
+        if (Array.isArray(end)) return { outcomes: end, durableIn: 'postgres' }
         if (end === 'failed') throw spillError
         throw new OutcomeUnknown('the commit outcome is unknown and the spill could not take the batch', { cause })
       }
@@ -119,14 +120,14 @@ export class FallbackSink implements Sink {
     }
   }
 
-  private toSpill(rows: EventRow[]): RowOutcome[] {
+  private toSpill(rows: EventRow[]): Written {
     try {
       const verdicts = this.spill.write(rows)
       let accepted = 0
       for (const v of verdicts) if (v === 'accepted') accepted++
       this.metrics.spillWrites.inc({}, accepted)
       this.spilled()
-      return verdicts
+      return { outcomes: verdicts, durableIn: 'spill' }
     } catch (error) {
       const code = ((error as Error).cause as { code?: string } | undefined)?.code ?? 'unknown'
       this.metrics.spillErrors.inc({ reason: code })

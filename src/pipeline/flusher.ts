@@ -11,15 +11,32 @@
 import { AssertionError } from '../assert'
 import type { Config } from '../config'
 import { InletError } from '../errors'
-import type { EventRow, RowOutcome } from '../event'
+import type { DurableIn, EventRow, RowOutcome } from '../event'
 import type { Metrics } from '../metrics'
 import { Ack } from './ack'
 import { EventQueue, type Pending } from './queue'
 
-// Where a batch becomes durable: one outcome per row, in order. Throws when the
-// batch could not be made durable; an OutcomeUnknown says it may have been.
+// Where a batch becomes durable: one outcome per row, in order, and where the new
+// rows went. Throws when the batch could not be made durable; an OutcomeUnknown
+// says it may have been.
+export interface Written {
+  outcomes: RowOutcome[]
+  durableIn: DurableIn
+}
+
 export interface Sink {
-  write(rows: EventRow[]): Promise<RowOutcome[]>
+  write(rows: EventRow[]): Promise<Written>
+}
+
+// Told of each settled batch: the console's live stream and receipts (src/live/).
+export interface SettledTap {
+  settled(rows: readonly EventRow[], outcomes: readonly RowOutcome[], durableIn: DurableIn): void
+}
+
+export interface PipelineOptions {
+  tap?: SettledTap
+  // Test hook (INLET_FAILPOINTS=flush:N): the Nth flush hits an assertion.
+  failAtFlush?: number
 }
 
 // The batch's commit was sent and its answer never came, and no spill could take a
@@ -40,8 +57,7 @@ export class Pipeline {
     private readonly limits: Config['limits'],
     private readonly metrics: Metrics,
     private readonly onBug: OnBug,
-    // Test hook (INLET_FAILPOINTS=flush:N): the Nth flush hits an assertion.
-    private readonly failAtFlush = 0,
+    private readonly options: PipelineOptions = {},
   ) {
     this.queue = new EventQueue(limits.QUEUE_EVENTS_MAX, limits.QUEUE_BYTES_MAX)
   }
@@ -80,13 +96,14 @@ export class Pipeline {
     this.inFlight += rows.length
     const started = performance.now()
     try {
-      if (this.failAtFlush > 0 && ++this.flushes === this.failAtFlush) throw new AssertionError('failpoint: flush')
-      const outcomes = await this.sink.write(rows)
+      if (++this.flushes === this.options.failAtFlush) throw new AssertionError('failpoint: flush')
+      const { outcomes, durableIn } = await this.sink.write(rows)
       let at = 0
       for (const p of batch) {
         p.ack.settle(outcomes.slice(at, at + p.rows.length))
         at += p.rows.length
       }
+      this.options.tap?.settled(rows, outcomes, durableIn)
       this.metrics.flushBatchEvents.observe(rows.length)
       this.metrics.flushSeconds.observe((performance.now() - started) / 1000)
     } catch (cause) {

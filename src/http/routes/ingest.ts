@@ -17,6 +17,7 @@ export function ingestRoutes(deps: Deps) {
       const owner = await authenticate(deps, request, set)
       const { value } = await readJson(request, limits.BODY_BYTES_MAX)
       if (!isObject(value)) throw new InletError('malformed_json', 'the body must be a JSON object (an event)')
+      deps.live?.rejections.attribute(request, owner.projectId, value) // hook (issue 11): a refusal names this event
       const req = requestContext(deps, request, owner.projectId, undefined, true)
       return json(await storeOne(deps, validateEvent(value, 0, 'track', req, limits), 'the event is invalid'), set)
     }, {
@@ -45,6 +46,7 @@ export function ingestRoutes(deps: Deps) {
       const verdicts = prepared.rows.length > 0 ? await deps.pipeline.submit(prepared.rows) : []
       const result = outcome(events.length, prepared, verdicts)
       countOutcome(deps, result)
+      deps.live?.rejections.batch(request, owner.projectId, events, prepared.rejected) // hook (issue 11)
       if (result.rejected === events.length) {
         throw new InletError('validation_failed', 'every event in the batch is invalid', result.results)
       }

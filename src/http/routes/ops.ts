@@ -4,12 +4,17 @@ import { Elysia, t } from 'elysia'
 import pkg from '../../../package.json'
 import type { Deps } from '../context'
 import { doc } from '../schemas'
+import { consolePage, prefersHtml } from './console'
 
 export function opsRoutes(deps: Deps) {
   const m = deps.metrics
   return new Elysia()
-    .get('/', () => ({ name: 'inlet', version: pkg.version, docs: '/swagger' }),
-      { detail: doc({ tag: 'ops', summary: 'Service name, version and docs address', ok: t.Object({ name: t.String(), version: t.String(), docs: t.String() }) }) })
+    // A browser (Accept: text/html first) gets the console (issue 11); anyone else the JSON.
+    .get('/', ({ request, set }) => {
+      if (prefersHtml(request.headers.get('accept'))) return consolePage()
+      set.headers.vary = 'Accept'
+      return { name: 'inlet', version: pkg.version, docs: '/swagger', console: '/console' }
+    }, { detail: doc({ tag: 'ops', summary: 'Service name, version and docs address (HTML console for Accept: text/html)', ok: t.Object({ name: t.String(), version: t.String(), docs: t.String(), console: t.String() }) }) })
     .get('/health', () => ({ status: 'ok' }),
       { detail: doc({ tag: 'ops', summary: 'Liveness: 200 while the process serves', ok: t.Object({ status: t.String() }) }) })
     .get('/ready', ({ set }) => {
@@ -49,6 +54,7 @@ export function opsRoutes(deps: Deps) {
         `# TYPE inlet_spill_writable gauge\ninlet_spill_writable ${spill?.writable ? 1 : 0}`,
         `# TYPE inlet_postgres_up gauge\ninlet_postgres_up ${deps.health.postgresUp() ? 1 : 0}`,
         `# HELP inlet_dead_letter_events Acknowledged events Postgres refused as data, in the dead-letter table (-1: not counted yet)\n# TYPE inlet_dead_letter_events gauge\ninlet_dead_letter_events ${deps.deadLetters.count}`,
+        `# TYPE inlet_stream_subscribers gauge\ninlet_stream_subscribers ${deps.live?.hub.count ?? 0}`, // issue 11
         `# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${process.memoryUsage.rss()}`,
       ]
       return new Response(m.registry.render() + gauges.join('\n') + '\n', {

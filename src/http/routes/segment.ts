@@ -74,6 +74,7 @@ export function segmentRoutes(deps: Deps) {
     Object.assign(set.headers, CORS)
     const { owner, value } = await authenticatedBody(deps, request, set)
     if (!isObject(value)) throw new InletError('malformed_json', `the body must be a JSON object (a Segment ${type} call)`)
+    deps.live?.rejections.attribute(request, owner.projectId, { id: value.messageId, name: type === 'track' ? value.event : `$${type}` }) // hook (issue 11)
     // The message's own sentAt is read per message (ingest/segment.ts); only X-Sent-At here.
     const req = requestContext(deps, request, owner.projectId, undefined, true)
     const stored = await storeOne(deps, segmentRow(value, 0, type, req, limits), `the ${type} call is invalid`)
@@ -100,6 +101,7 @@ export function segmentRoutes(deps: Deps) {
     const verdicts = prepared.rows.length > 0 ? await deps.pipeline.submit(prepared.rows) : []
     const result = outcome(messages.length, prepared, verdicts)
     countOutcome(deps, result)
+    deps.live?.rejections.batch(request, owner.projectId, messages, prepared.rejected) // hook (issue 11)
     return json({ success: true, ...result }, set)
   }
 

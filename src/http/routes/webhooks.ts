@@ -60,6 +60,7 @@ export function webhookRoutes(deps: Deps) {
     .post('/v1/webhooks/:token', async ({ request, params, set }) => {
       const source = params.token.length <= TOKEN_CHARS_MAX ? await sources.resolve(params.token) : null
       if (!source) throw new InletError('not_found', 'no webhook source has this URL')
+      deps.live?.rejections.attribute(request, source.projectId) // hook (issue 11): a bad signature is logged for this project
       spendRequest(deps, set, source.projectId, source.rpm)
       const body = await readBody(request, limits.BODY_BYTES_MAX)
       const now = Date.now()
@@ -68,6 +69,7 @@ export function webhookRoutes(deps: Deps) {
       const { value } = parseJson(body)
       if (!isObject(value)) throw new InletError('malformed_json', 'the webhook payload must be a JSON object')
       const { name, id } = nameAndId(source, request.headers, value, body)
+      deps.live?.rejections.attribute(request, source.projectId, { id, name }) // hook (issue 11)
       const req: RequestContext = { projectId: source.projectId, receivedAtMs: now, skewMs: 0, idempotencyKey: null, single: true }
       const context = { webhook: { source_id: source.id, source: source.name, scheme: source.scheme } }
       const v = validateEvent({ id, name, properties: value, context }, 0, 'webhook', req, limits)
