@@ -7,7 +7,7 @@
 // it reports. `bun install` inside has no network: it installs from Bun's cache,
 // which is filled for the locked packages here first, outside.
 import { afterAll, expect, test } from 'bun:test'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 
@@ -107,6 +107,8 @@ function warmBunCache(clone: string) {
   const scratch = join(root, 'cache-warm-up')
   mkdirSync(scratch)
   for (const file of ['package.json', 'bun.lock']) copyFileSync(join(clone, file), join(scratch, file))
+  // package.json's patchedDependencies name files here.
+  cpSync(join(clone, 'patches'), join(scratch, 'patches'), { recursive: true })
   const out = Bun.spawnSync(['bun', 'install', '--frozen-lockfile', '--ignore-scripts'], { cwd: scratch, stdout: 'pipe', stderr: 'pipe' })
   if (!out.success) throw new Error(`bun install (cache warm-up) failed: ${out.stderr.toString()}`)
   rmSync(scratch, { recursive: true, force: true })
