@@ -17,9 +17,14 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BUN_IMAGE} AS compile
 WORKDIR /src
 COPY package.json bun.lock tsconfig.json ./
+# postgres.js is patched (package.json patchedDependencies), and install applies it.
+COPY patches ./patches
 # Scripts stay off: the only one is the embedded Postgres', which the binary leaves out.
 RUN bun install --frozen-lockfile --production --ignore-scripts
 COPY src ./src
+# The console page and its committed bundle, embedded in the binary by src/http/routes/console.ts.
+COPY console/index.html ./console/index.html
+COPY console/dist ./console/dist
 # package.json's build script: the same binary as `bun run build` on a laptop.
 RUN bun run build
 
