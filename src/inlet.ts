@@ -8,6 +8,8 @@ import { createApp } from './http/app'
 import { KeyCache } from './http/auth'
 import type { Deps } from './http/context'
 import { RateLimiter } from './http/rate-limit'
+import { ReportCache, Slots } from './http/report-cache'
+import { Ingest } from './ingest'
 import { Live } from './live'
 import { createLog, foldRepeats, type Log } from './log'
 import { createMetrics } from './metrics'
@@ -51,12 +53,13 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   // The console's live stream, receipts and rejection log: told of each settled batch.
   const live = new Live(l)
   const pipeline = new Pipeline(sink, l, metrics, onBug, { tap: live, failAtFlush: config.failpoints.flush })
+  const ingest = new Ingest(pipeline, l, metrics, live.rejections)
   const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable
   const deps: Deps = {
-    config, sql, pipeline, metrics, log,
+    config, sql, pipeline, ingest, metrics, log,
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
@@ -66,6 +69,11 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     deadLetters,
     onBug,
     live,
+    reports: {
+      cache: new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS),
+      // Never more than the connections left once the flushers have theirs.
+      slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
+    },
   }
   let abandoned = false
   health.start()

@@ -33,7 +33,7 @@ async function main() {
   let databaseUrl = config.databaseUrl
   let stopEmbedded: (() => Promise<void>) | undefined
   if (!databaseUrl) {
-    const { startEmbeddedPostgres } = await import('./store/embedded')
+    const { startEmbeddedPostgres } = await import('./embedded/postgres')
     const embedded = await startEmbeddedPostgres({ dataDir: `${config.dataDir}/postgres`, log })
       .catch(cause => {
         if (!/Cannot find (package|module)/.test(String(cause?.message))) throw cause

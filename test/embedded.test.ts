@@ -8,11 +8,11 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/store/embedded'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/embedded/postgres'
 
 // The first test runs initdb (~1 s); the rest start an existing cluster (~0.1 s).
 const TEST_MS_MAX = 60_000
-const modulePath = path.resolve(import.meta.dir, '../src/store/embedded.ts')
+const modulePath = path.resolve(import.meta.dir, '../src/embedded/postgres.ts')
 
 let root = ''
 let dataDir = ''

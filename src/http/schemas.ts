@@ -1,26 +1,31 @@
 // TypeBox schemas of the contract, for the OpenAPI document. Ingest bodies are
 // validated per event by ingest/validate.ts (a schema failure must not sink a
-// whole batch), so these schemas document the bodies rather than gate them.
+// whole batch), so these schemas document the bodies rather than gate them. Those
+// that show a limit take it from the configuration, so the docs say what this
+// server enforces.
 
 import { t } from 'elysia'
+import type { Config } from '../config'
 
-const Time = t.Union([t.String({ format: 'date-time' }), t.Number({ description: 'epoch milliseconds' })])
+type Limits = Config['limits']
 
-export const EventIn = t.Object({
-  id: t.Optional(t.String({ maxLength: 128, description: 'idempotency key of this event' })),
-  name: t.String({ minLength: 1, maxLength: 200 }),
+export const Time = t.Union([t.String({ format: 'date-time' }), t.Number({ description: 'epoch milliseconds' })])
+
+export const eventIn = (l: Limits) => t.Object({
+  id: t.Optional(t.String({ maxLength: l.ID_CHARS_MAX, description: 'idempotency key of this event (ID_CHARS_MAX)' })),
+  name: t.String({ minLength: 1, maxLength: l.NAME_CHARS_MAX, description: 'NAME_CHARS_MAX' }),
   timestamp: t.Optional(Time),
-  user_id: t.Optional(t.String()),
-  anonymous_id: t.Optional(t.String()),
-  session_id: t.Optional(t.String()),
-  properties: t.Optional(t.Record(t.String(), t.Unknown())),
+  user_id: t.Optional(t.String({ maxLength: l.ID_CHARS_MAX })),
+  anonymous_id: t.Optional(t.String({ maxLength: l.ID_CHARS_MAX })),
+  session_id: t.Optional(t.String({ maxLength: l.ID_CHARS_MAX })),
+  properties: t.Optional(t.Record(t.String(), t.Unknown(), { description: `at most ${l.PROPERTIES_KEYS_MAX} keys, ${l.JSON_DEPTH_MAX} deep` })),
   context: t.Optional(t.Record(t.String(), t.Unknown())),
-}, { title: 'EventIn' })
+}, { title: 'EventIn', description: `at most ${l.EVENT_BYTES_MAX} bytes serialised (EVENT_BYTES_MAX)` })
 
-export const BatchIn = t.Object({
-  events: t.Array(EventIn, { minItems: 1, maxItems: 10_000 }),
+export const batchIn = (l: Limits) => t.Object({
+  events: t.Array(eventIn(l), { minItems: 1, maxItems: l.BATCH_EVENTS_MAX, description: 'BATCH_EVENTS_MAX' }),
   sent_at: t.Optional(Time),
-}, { title: 'BatchIn' })
+}, { title: 'BatchIn', description: `at most ${l.BODY_BYTES_MAX} bytes after gzip decoding (BODY_BYTES_MAX)` })
 
 export const Event = t.Object({
   id: t.String(), type: t.String(), name: t.String(),

@@ -15,12 +15,11 @@
 // Not stored: `integrations` (Segment's destination routing), `_metadata`,
 // `channel`, `type`, `writeKey`, `sentAt`, `version` — transport details, not event data.
 
-import { t } from 'elysia'
 import type { Config } from '../config'
 import type { ErrorDetail } from '../errors'
-import type { Prepared } from './batch'
-import type { EventType, RequestContext, Validated } from './validate'
-import { isObject, jsonType, parseTime, validateEvent } from './validate'
+import type { Format } from './index'
+import type { EventType, RequestContext } from './validate'
+import { isObject, jsonType, parseTime } from './validate'
 
 export const SEGMENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const
 export type SegmentType = (typeof SEGMENT_TYPES)[number]
@@ -140,65 +139,16 @@ function rename(path: string, origins: Origins): string {
   return path
 }
 
-// One Segment message → a row ready for the buffer, or what is wrong with it.
-// The timestamp is already skew-corrected here, per message, so validation gets no skew.
-export function segmentRow(
-  raw: unknown, index: number, fixed: SegmentType | null, req: RequestContext, limits: Limits, batchContext?: Message,
-): Validated {
-  if (!isObject(raw)) return { ok: false, errors: [{ path: '', message: `must be an object, got ${jsonType(raw)}` }] }
-  const m = mapMessage(raw, fixed, req, limits, batchContext)
-  const v = validateEvent(m.event, index, (m.type ?? 'track') as EventType, { ...req, skewMs: 0 }, limits)
-  if (v.ok && m.errors.length === 0) return v
-  const invalid = v.ok ? [] : v.errors.map(e => ({ path: rename(e.path, m.origins), message: e.message }))
-  // Every problem at once, in Segment's field names; tooLarge only when size is the sole problem.
-  return { ok: false, errors: [...m.errors, ...invalid], tooLarge: !v.ok && v.tooLarge && m.errors.length === 0 }
-}
-
-// A batch's messages → rows, each validated on its own (batch.ts's `outcome` merges the verdicts).
-export function prepareSegment(raws: unknown[], req: RequestContext, limits: Limits, batchContext?: Message): Prepared {
-  const prepared: Prepared = { rows: [], indexes: [], rejected: new Map() }
-  for (let i = 0; i < raws.length; i++) {
-    const v = segmentRow(raws[i], i, null, req, limits, batchContext)
-    if (v.ok) {
-      prepared.rows.push(v.row)
-      prepared.indexes.push(i)
-    } else prepared.rejected.set(i, v.errors)
+// The ingest format of Segment messages: each mapped (and its clock skew corrected)
+// here, validated by ingest/index.ts, with validation's paths in Segment's names.
+// `fixed` is the type a single-call route implies; in a batch each message names its own.
+export function segmentFormat(fixed: SegmentType | null, req: RequestContext, limits: Limits, batchContext?: Message): Format {
+  return {
+    type: 'track',
+    invalid: `the ${fixed ?? 'batch'} call is invalid`,
+    map: raw => {
+      const m = mapMessage(raw, fixed, req, limits, batchContext)
+      return { type: m.type as EventType | null, event: m.event, errors: m.errors, rename: path => rename(path, m.origins) }
+    },
   }
-  return prepared
 }
-
-// OpenAPI schemas of the bodies (documentation only: messages are validated one by one above).
-const Time = t.Union([t.String({ format: 'date-time' }), t.Number({ description: 'epoch milliseconds' })])
-const Id = t.Union([t.String(), t.Number()])
-const Bag = t.Record(t.String(), t.Unknown())
-
-const common = {
-  messageId: t.Optional(t.String({ maxLength: 128, description: 'idempotency key: a retried message is stored once' })),
-  userId: t.Optional(Id),
-  anonymousId: t.Optional(Id),
-  context: t.Optional(Bag),
-  integrations: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'accepted and not stored' })),
-  timestamp: t.Optional(Time),
-  originalTimestamp: t.Optional(t.String({ format: 'date-time', description: 'RudderStack; used when timestamp is absent' })),
-  sentAt: t.Optional(t.String({ format: 'date-time', description: 'client clock at sending; corrects clock skew' })),
-  writeKey: t.Optional(t.String({ description: 'the project key, when not sent as Basic auth user name' })),
-}
-
-export const SegmentMessage = t.Object({
-  ...common,
-  type: t.Optional(t.Union(SEGMENT_TYPES.map(s => t.Literal(s)), { description: 'required in a batch; implied by the path otherwise' })),
-  event: t.Optional(t.String({ minLength: 1, maxLength: 200, description: 'track: the event name' })),
-  name: t.Optional(t.String({ description: 'page/screen: kept as properties.name' })),
-  category: t.Optional(t.String({ description: 'page/screen: kept as properties.category' })),
-  properties: t.Optional(Bag),
-  traits: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'identify/group: stored as properties' })),
-  groupId: t.Optional(t.Union([Id], { description: 'group: required, kept as properties.groupId' })),
-  previousId: t.Optional(t.Union([Id], { description: 'alias: required, kept as properties.previousId' })),
-}, { title: 'SegmentMessage' })
-
-export const SegmentBatch = t.Object({
-  batch: t.Array(SegmentMessage),
-  context: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'merged under each message\'s context' })),
-  sentAt: t.Optional(Time),
-  writeKey: t.Optional(t.String()),
-}, { title: 'SegmentBatch' })

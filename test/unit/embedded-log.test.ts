@@ -4,7 +4,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { levelOf, openServerLog } from '../../src/store/embedded-log'
+import { levelOf, openServerLog } from '../../src/embedded/server-log'
 
 const dir = mkdtempSync(join(tmpdir(), 'inlet-embedded-log-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -3,12 +3,16 @@
 
 import { Elysia } from 'elysia'
 import { InletError } from '../../errors'
-import { outcome, prepare } from '../../ingest/batch'
-import { isObject, validateEvent } from '../../ingest/validate'
+import type { Format } from '../../ingest'
+import { isObject } from '../../ingest/validate'
 import { readJson } from '../body'
 import { json } from '../respond'
-import { authenticate, countOutcome, type Deps, requestContext, storeOne } from '../context'
-import { BatchIn, BatchOut, doc, EventIn, Verdict } from '../schemas'
+import { authenticate, type Deps, requestContextOf } from '../context'
+import { BatchOut, batchIn, doc, eventIn, Verdict } from '../schemas'
+
+// Inlet's own events: no mapping, type `track`.
+const ONE: Format = { type: 'track', invalid: 'the event is invalid' }
+const MANY: Format = { type: 'track', invalid: 'an event is invalid' }
 
 export function ingestRoutes(deps: Deps) {
   const limits = deps.config.limits
@@ -18,12 +22,11 @@ export function ingestRoutes(deps: Deps) {
       const { value } = await readJson(request, limits.BODY_BYTES_MAX)
       if (!isObject(value)) throw new InletError('malformed_json', 'the body must be a JSON object (an event)')
       deps.live?.rejections.attribute(request, owner.projectId, value) // hook (issue 11): a refusal names this event
-      const req = requestContext(deps, request, owner.projectId, undefined, true)
-      return json(await storeOne(deps, validateEvent(value, 0, 'track', req, limits), 'the event is invalid'), set)
+      return json(await deps.ingest.one(requestContextOf(deps, request, owner.projectId, true), value, ONE), set)
     }, {
       parse: 'none',
       detail: doc({
-        tag: 'ingest', summary: 'Ingest one event', body: EventIn, ok: Verdict, errors: [400, 401, 413, 422, 429, 503],
+        tag: 'ingest', summary: 'Ingest one event', body: eventIn(limits), ok: Verdict, errors: [400, 401, 413, 422, 429, 503],
         description: 'Answers once the event is durable. `duplicate` when an event with the same id was stored before. '
           + 'Optional headers: `Idempotency-Key` (the event\'s id when it has none), `X-Sent-At` (clock-skew correction).',
       }),
@@ -41,12 +44,7 @@ export function ingestRoutes(deps: Deps) {
       if (events.length > limits.BATCH_EVENTS_MAX) {
         throw new InletError('payload_too_large', `the batch has ${events.length} events, over BATCH_EVENTS_MAX (${limits.BATCH_EVENTS_MAX})`)
       }
-      const req = requestContext(deps, request, owner.projectId, value.sent_at, false)
-      const prepared = prepare(events, req, limits)
-      const verdicts = prepared.rows.length > 0 ? await deps.pipeline.submit(prepared.rows) : []
-      const result = outcome(events.length, prepared, verdicts)
-      countOutcome(deps, result)
-      deps.live?.rejections.batch(request, owner.projectId, events, prepared.rejected) // hook (issue 11)
+      const result = await deps.ingest.many(requestContextOf(deps, request, owner.projectId, false, value.sent_at), events, MANY, request)
       if (result.rejected === events.length) {
         throw new InletError('validation_failed', 'every event in the batch is invalid', result.results)
       }
@@ -54,7 +52,7 @@ export function ingestRoutes(deps: Deps) {
     }, {
       parse: 'none',
       detail: doc({
-        tag: 'ingest', summary: 'Ingest a batch of events (partial success)', body: BatchIn, ok: BatchOut,
+        tag: 'ingest', summary: 'Ingest a batch of events (partial success)', body: batchIn(limits), ok: BatchOut,
         errors: [400, 401, 413, 422, 429, 503],
         description: 'Each event is validated on its own: valid ones are stored, invalid ones reported in `results` '
           + '(one per input event, in input order). 422 only when every event is invalid.',

@@ -4,7 +4,6 @@
 // most REPORT_QUERIES_MAX reports running there at once.
 
 import { Elysia, t } from 'elysia'
-import { assert } from '../../assert'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
 import {
@@ -62,87 +61,6 @@ function range(deps: Deps, q: { from?: string; to?: string }, roundMs: number, s
   return { fromMs, toMs }
 }
 
-// Results by project and normalised parameters. Fresh for REPORT_CACHE_TTL_MS; then,
-// for REPORT_CACHE_STALE_MS more, the last result is still served while one refresh
-// runs (HTTP's stale-while-revalidate), so a busy dashboard never queues behind a slow
-// report it has just seen. Refreshes run only on an idle report slot (Slots.tryRun):
-// measured on 10M events, refreshing every report of a 60-report dashboard each 5 s
-// kept every slot busy, starved the HTTP side of CPU and let entries expire anyway. The pending promise is cached too, so a burst of
-// identical requests runs one query. A failure is never remembered.
-type Outcome = 'hit' | 'stale' | 'miss'
-interface Entry { projectId: number; freshUntilMs: number; staleUntilMs: number; value: Promise<unknown>; refreshing: boolean }
-
-class ReportCache {
-  private readonly entries = new Map<string, Entry>()
-  constructor(private readonly entriesMax: number, private readonly ttlMs: number, private readonly staleMs: number) {}
-
-  // `refresh` starts a background recomputation, or returns null when there is no room for one now.
-  get<T>(projectId: number, key: string, compute: () => Promise<T>, refresh: () => Promise<T> | null): { value: Promise<T>; outcome: Outcome } {
-    if (this.entriesMax === 0 || this.ttlMs === 0) return { value: compute(), outcome: 'miss' }
-    const k = `${projectId}\u0001${key}`
-    const now = Date.now()
-    const found = this.entries.get(k)
-    assert(!found || found.projectId === projectId, 'a cached report belongs to the project of its key')
-    if (found && found.freshUntilMs > now) return { value: found.value as Promise<T>, outcome: 'hit' }
-    if (found && found.staleUntilMs > now && Bun.peek.status(found.value) === 'fulfilled') {
-      const next = found.refreshing ? null : refresh()
-      if (next) {
-        found.refreshing = true
-        next.then(() => { if (this.entries.get(k) === found) this.put(k, projectId, next) }, () => { found.refreshing = false })
-      }
-      return { value: found.value as Promise<T>, outcome: 'stale' }
-    }
-    const value = compute()
-    this.put(k, projectId, value)
-    value.catch(() => { if (this.entries.get(k)?.value === value) this.entries.delete(k) })
-    return { value, outcome: 'miss' }
-  }
-
-  private put(k: string, projectId: number, value: Promise<unknown>) {
-    this.entries.delete(k)
-    while (this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!)
-    const now = Date.now()
-    this.entries.set(k, { projectId, freshUntilMs: now + this.ttlMs, staleUntilMs: now + this.ttlMs + this.staleMs, value, refreshing: false })
-  }
-}
-
-// At most `slots` reports in Postgres at once, first come first served. A report
-// that waits longer than `waitMsMax` for a turn is answered 503 rather than left hanging.
-class Slots {
-  private running = 0
-  private readonly waiting: (() => void)[] = []
-  constructor(private readonly slots: number, private readonly waitMsMax: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= this.slots) await this.turn()
-    else this.running++
-    try { return await fn() } finally {
-      const next = this.waiting.shift()
-      if (next) next() // the slot passes on, still counted as running
-      else this.running--
-    }
-  }
-
-  // Runs `fn` only if no report is running or waiting: background work never queues.
-  tryRun<T>(fn: () => Promise<T>): Promise<T> | null {
-    if (this.running > 0 || this.waiting.length > 0) return null
-    return this.run(fn)
-  }
-
-  private turn(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const go = () => { clearTimeout(timer); resolve() }
-      const timer = setTimeout(() => {
-        const i = this.waiting.indexOf(go)
-        if (i >= 0) this.waiting.splice(i, 1)
-        reject(new InletError('unavailable', `${this.slots} reports are running (REPORT_QUERIES_MAX) and this one waited ` +
-          `${this.waitMsMax} ms for a turn; try again later`, undefined, 1))
-      }, this.waitMsMax)
-      this.waiting.push(go)
-    })
-  }
-}
-
 const CACHED = ' Results are cached per project for REPORT_CACHE_TTL_MS, then served stale for up to REPORT_CACHE_STALE_MS ' +
   'while one refresh runs; header `X-Inlet-Report-Cache` says `hit`, `stale` or `miss`. 503 when a report outlives ' +
   'PG_STATEMENT_TIMEOUT_MS or waits that long behind REPORT_QUERIES_MAX others.'
@@ -164,8 +82,7 @@ const RetentionOut = t.Object({
 export function reportRoutes(deps: Deps) {
   const l = deps.config.limits
   const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
-  const cache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
-  const slots = new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), timeoutMs)
+  const { cache, slots } = deps.reports
   // Results are cached as the JSON text of the response: a hit costs no
   // serialisation (a 30-day hourly series is ~700 objects, ~40 KB).
   const answer = async (set: { headers: Record<string, string | number | undefined> }, projectId: number, key: unknown[], compute: () => Promise<unknown>) => {

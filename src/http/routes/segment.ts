@@ -19,15 +19,15 @@
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
-import { outcome } from '../../ingest/batch'
-import { prepareSegment, SEGMENT_TYPES, SegmentBatch, SegmentMessage, type SegmentType, segmentRow } from '../../ingest/segment'
+import type { Config } from '../../config'
+import { SEGMENT_TYPES, segmentFormat, type SegmentType } from '../../ingest/segment'
 import { isObject } from '../../ingest/validate'
 import type { KeyOwner } from '../../store/projects'
 import { keyFromHeaders } from '../auth'
 import { readJson } from '../body'
 import { json } from '../respond'
-import { authenticate, countOutcome, type Deps, requestContext, storeOne } from '../context'
-import { BatchOut, doc } from '../schemas'
+import { authenticate, type Deps, requestContextOf } from '../context'
+import { BatchOut, doc, Time } from '../schemas'
 
 type SetHeaders = { headers: Record<string, string | number>; status?: number | string }
 
@@ -47,6 +47,42 @@ const SingleOk = t.Object({
   id: t.String({ description: 'the stored event\'s id (the messageId, when one was sent)' }),
   status: t.Union([t.Literal('accepted'), t.Literal('duplicate')]),
 }, { title: 'SegmentOk' })
+
+// OpenAPI schemas of the bodies (documentation only: ingest/ validates each message on its own).
+type Limits = Config['limits']
+const Id = t.Union([t.String(), t.Number()])
+const Bag = t.Record(t.String(), t.Unknown())
+
+const common = (l: Limits) => ({
+  messageId: t.Optional(t.String({ maxLength: l.ID_CHARS_MAX, description: 'idempotency key: a retried message is stored once' })),
+  userId: t.Optional(Id),
+  anonymousId: t.Optional(Id),
+  context: t.Optional(Bag),
+  integrations: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'accepted and not stored' })),
+  timestamp: t.Optional(Time),
+  originalTimestamp: t.Optional(t.String({ format: 'date-time', description: 'RudderStack; used when timestamp is absent' })),
+  sentAt: t.Optional(t.String({ format: 'date-time', description: 'client clock at sending; corrects clock skew' })),
+  writeKey: t.Optional(t.String({ description: 'the project key, when not sent as Basic auth user name' })),
+})
+
+const segmentMessage = (l: Limits) => t.Object({
+  ...common(l),
+  type: t.Optional(t.Union(SEGMENT_TYPES.map(s => t.Literal(s)), { description: 'required in a batch; implied by the path otherwise' })),
+  event: t.Optional(t.String({ minLength: 1, maxLength: l.NAME_CHARS_MAX, description: 'track: the event name' })),
+  name: t.Optional(t.String({ description: 'page/screen: kept as properties.name' })),
+  category: t.Optional(t.String({ description: 'page/screen: kept as properties.category' })),
+  properties: t.Optional(Bag),
+  traits: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'identify/group: stored as properties' })),
+  groupId: t.Optional(t.Union([Id], { description: 'group: required, kept as properties.groupId' })),
+  previousId: t.Optional(t.Union([Id], { description: 'alias: required, kept as properties.previousId' })),
+}, { title: 'SegmentMessage' })
+
+const segmentBatch = (l: Limits) => t.Object({
+  batch: t.Array(segmentMessage(l), { maxItems: l.BATCH_EVENTS_MAX }),
+  context: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'merged under each message\'s context' })),
+  sentAt: t.Optional(Time),
+  writeKey: t.Optional(t.String()),
+}, { title: 'SegmentBatch' })
 
 const BatchOk = t.Object({ success: t.Literal(true), ...BatchOut.properties }, { title: 'SegmentBatchOk' })
 
@@ -76,8 +112,8 @@ export function segmentRoutes(deps: Deps) {
     if (!isObject(value)) throw new InletError('malformed_json', `the body must be a JSON object (a Segment ${type} call)`)
     deps.live?.rejections.attribute(request, owner.projectId, { id: value.messageId, name: type === 'track' ? value.event : `$${type}` }) // hook (issue 11)
     // The message's own sentAt is read per message (ingest/segment.ts); only X-Sent-At here.
-    const req = requestContext(deps, request, owner.projectId, undefined, true)
-    const stored = await storeOne(deps, segmentRow(value, 0, type, req, limits), `the ${type} call is invalid`)
+    const req = requestContextOf(deps, request, owner.projectId, true)
+    const stored = await deps.ingest.one(req, value, segmentFormat(type, req, limits))
     return json({ success: true, ...stored }, set)
   }
 
@@ -96,12 +132,8 @@ export function segmentRoutes(deps: Deps) {
     if (!isObject(context)) {
       throw new InletError('validation_failed', 'context must be an object', [{ path: '/context', message: 'must be an object' }])
     }
-    const req = requestContext(deps, request, owner.projectId, value.sentAt, false)
-    const prepared = prepareSegment(messages, req, limits, context)
-    const verdicts = prepared.rows.length > 0 ? await deps.pipeline.submit(prepared.rows) : []
-    const result = outcome(messages.length, prepared, verdicts)
-    countOutcome(deps, result)
-    deps.live?.rejections.batch(request, owner.projectId, messages, prepared.rejected) // hook (issue 11)
+    const req = requestContextOf(deps, request, owner.projectId, false, value.sentAt)
+    const result = await deps.ingest.many(req, messages, segmentFormat(null, req, limits, context), request)
     return json({ success: true, ...result }, set)
   }
 
@@ -119,7 +151,7 @@ export function segmentRoutes(deps: Deps) {
       app.post(path, single(type), {
         parse: 'none',
         detail: doc({
-          tag: 'segment', body: SegmentMessage, ok: SingleOk, errors: [400, 401, 413, 422, 429, 503],
+          tag: 'segment', body: segmentMessage(limits), ok: SingleOk, errors: [400, 401, 413, 422, 429, 503],
           summary: path === `/v1/${type}` ? `Segment ${type} call` : `Segment ${type} call (analytics.js path)`,
           description: `One Segment ${type} message, stored with type \`${type}\``
             + (type === 'track' ? ' and its `event` as name. ' : ` and name \`$${type}\`. `)
@@ -134,7 +166,7 @@ export function segmentRoutes(deps: Deps) {
     app.post(path, batch, {
       parse: 'none',
       detail: doc({
-        tag: 'segment', body: SegmentBatch, ok: BatchOk, errors: [400, 401, 413, 422, 429, 503],
+        tag: 'segment', body: segmentBatch(limits), ok: BatchOk, errors: [400, 401, 413, 422, 429, 503],
         summary: path === '/v1/b' ? 'Segment batch (analytics.js path)' : `Segment ${path.slice(4)} (batch, partial success)`,
         description: 'Each message is mapped and validated on its own: valid ones are stored, invalid ones reported in '
           + '`results`, and the answer is 200 even when every message is invalid (Segment\'s SDKs drop a whole batch on a 4xx). '

