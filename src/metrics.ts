@@ -12,14 +12,27 @@ interface Metric {
   render(): string
 }
 
+// One labelled series. Hot paths hold their series (child()) instead of passing a
+// labels object per call: turning labels into a key costs more than the count.
+export class CounterSeries {
+  value = 0
+  constructor(readonly labels: Labels) {}
+  inc(by = 1) {
+    this.value += by
+  }
+}
+
 export class Counter implements Metric {
-  private values = new Map<string, { labels: Labels; value: number }>()
+  private values = new Map<string, CounterSeries>()
   constructor(readonly name: string, readonly help: string) {}
-  inc(labels: Labels = {}, by = 1) {
+  child(labels: Labels = {}): CounterSeries {
     const k = labelText(labels)
-    const found = this.values.get(k)
-    if (found) found.value += by
-    else this.values.set(k, { labels, value: by })
+    let series = this.values.get(k)
+    if (!series) this.values.set(k, (series = new CounterSeries(labels)))
+    return series
+  }
+  inc(labels: Labels = {}, by = 1) {
+    this.child(labels).value += by
   }
   get(labels: Labels = {}) {
     return this.values.get(labelText(labels))?.value ?? 0
@@ -39,16 +52,32 @@ export class Counter implements Metric {
   }
 }
 
+export class HistogramSeries {
+  readonly counts: number[]
+  sum = 0
+  count = 0
+  constructor(private readonly buckets: readonly number[]) {
+    this.counts = new Array(buckets.length).fill(0)
+  }
+  observe(value: number) {
+    const b = this.buckets
+    for (let i = 0; i < b.length; i++) if (value <= b[i]) { this.counts[i]++; break }
+    this.sum += value
+    this.count++
+  }
+}
+
 export class Histogram implements Metric {
-  private series = new Map<string, { counts: number[]; sum: number; count: number }>()
+  private series = new Map<string, HistogramSeries>()
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
-  observe(value: number, labels: Labels = {}) {
+  child(labels: Labels = {}): HistogramSeries {
     const k = labelText(labels)
     let s = this.series.get(k)
-    if (!s) this.series.set(k, (s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 }))
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) { s.counts[i]++; break }
-    s.sum += value
-    s.count++
+    if (!s) this.series.set(k, (s = new HistogramSeries(this.buckets)))
+    return s
+  }
+  observe(value: number, labels: Labels = {}) {
+    this.child(labels).observe(value)
   }
   total(labels: Labels = {}) {
     const s = this.series.get(labelText(labels))

@@ -17,15 +17,8 @@ const cutShort = (cause: unknown): never => {
 const tooLarge = (limit: number) =>
   new InletError('payload_too_large', `request body is over BODY_BYTES_MAX (${limit} bytes)`)
 
-async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get('content-length')
-  if (declared !== null) {
-    if (Number(declared) > limit) throw tooLarge(limit)
-    // Not through request.body: touching it makes Bun build a ReadableStream.
-    const bytes = new Uint8Array(await request.arrayBuffer().catch(cutShort))
-    if (bytes.byteLength > limit) throw tooLarge(limit)
-    return bytes
-  }
+// A chunked body: counted as it arrives, and no longer read the moment it passes the limit.
+async function readChunked(request: Request, limit: number): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array(0)
   // Chunked: count as it arrives and stop reading the moment it passes the limit.
   const chunks: Uint8Array[] = []
@@ -61,7 +54,18 @@ export interface RawBody {
 // The body as bytes, gzip decoded, under the limit, not parsed: webhook signatures
 // are checked over exactly these bytes before anything reads them as JSON.
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const bytes = await readCapped(request, limit)
+  const declared = request.headers.get('content-length')
+  let bytes: Uint8Array
+  if (declared !== null) {
+    if (Number(declared) > limit) throw tooLarge(limit)
+    // Not through request.body: touching it makes Bun build a ReadableStream.
+    try {
+      bytes = await request.bytes()
+    } catch (cause) {
+      return cutShort(cause)
+    }
+    if (bytes.byteLength > limit) throw tooLarge(limit)
+  } else bytes = await readChunked(request, limit)
   const encoding = request.headers.get('content-encoding')?.trim().toLowerCase()
   if (encoding === 'gzip' || encoding === 'x-gzip') return gunzip(bytes, limit)
   if (encoding && encoding !== 'identity') {

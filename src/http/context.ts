@@ -11,6 +11,7 @@ import type { Log } from '../log'
 import type { Metrics } from '../metrics'
 import type { OnBug, Pipeline } from '../pipeline/flusher'
 import type { Sql } from '../store/db'
+import type { MembershipCache } from '../store/memberships'
 import type { KeyOwner } from '../store/projects'
 import type { WebhookSourceCache } from '../store/webhooks'
 import { type KeyCache, keyFromHeaders } from './auth'
@@ -48,6 +49,8 @@ export interface Deps {
   spill?: SpillView
   // Acknowledged events Postgres refused, all processes together (-1: not read yet).
   deadLetters: { readonly count: number }
+  // User-day memberships known to be stored; whatever deletes memberships clears it.
+  memberships: MembershipCache
   onBug: OnBug
   // The report routes' result cache and query slots (http/report-cache.ts).
   reports: { cache: ReportCache; slots: Slots }
@@ -60,7 +63,8 @@ type SetHeaders = { headers: Record<string, string | number> }
 // Resolves the caller's project and spends one request from its bucket. The
 // RateLimit headers are set here, so every authenticated response carries them.
 export async function authenticate(deps: Deps, request: Request, set: SetHeaders, key?: string | null): Promise<KeyOwner> {
-  const owner = await deps.keys.resolve(key ?? keyFromHeaders(request.headers))
+  const k = key ?? keyFromHeaders(request.headers)
+  const owner = deps.keys.fresh(k) ?? await deps.keys.resolve(k)
   deps.live?.rejections.attribute(request, owner.projectId) // hook (issue 11): a refusal from here on is logged for this project
   spendRequest(deps, set, owner.projectId, owner.rpm)
   return owner

@@ -8,15 +8,17 @@ import type { InletError } from '../errors'
 type SetLike = { headers: Record<string, string | number | undefined> }
 
 export function json(body: unknown, set: SetLike, status = 200): Response {
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
-  for (const name in set.headers) {
-    const value = set.headers[name]
-    if (value !== undefined) headers[name] = String(value)
-  }
-  // The headers are in this Response now; an empty `set` keeps Elysia from copying
-  // the whole Response again to merge them.
+  return text(JSON.stringify(body), set, status)
+}
+
+// A JSON body already serialised (the hot routes build theirs from parts).
+export function text(body: string, set: SetLike, status = 200): Response {
+  // The route's headers (RateLimit-*, CORS) go into this Response as they are; an
+  // empty `set` keeps Elysia from copying the whole Response again to merge them.
+  const headers = set.headers
+  headers['content-type'] = 'application/json'
   set.headers = {}
-  return new Response(JSON.stringify(body), { status, headers })
+  return new Response(body, { status, headers: headers as Record<string, string> })
 }
 
 // The contract's error body for an operating error, with Retry-After when it has one.

@@ -1,17 +1,21 @@
 // The HTTP server around the app: connection hygiene set explicitly (idle timeout
 // closes slowloris clients; the body cap is enforced again by http/body.ts with the
-// contract's error), and one latency observation per request.
+// contract's error), admission control, and one latency observation per request.
+// It runs for every request, so it does no more than that: no URL parsing, no
+// labels built per call, no timeout calls when the two timeouts agree.
 //
 // Timeouts as Bun 1.4 applies them (measured with raw sockets, test/security/connections.test.ts):
 // - headers trickled byte by byte: Bun closes the connection ~10 s after it opened,
 //   whatever idleTimeout says (uWS's fixed header timeout);
 // - a request whose body stalls or trickles, or whose answer does not come (a read
 //   waiting on Postgres): its timer is not reset by body bytes, so it is closed
-//   HTTP_REQUEST_TIMEOUT_MS after its headers (set per request below);
+//   HTTP_REQUEST_TIMEOUT_MS after its headers (set per request below when it
+//   differs from the idle timeout; with the defaults both are 30 s, one timer);
 // - an idle keep-alive connection: closed after HTTP_IDLE_TIMEOUT_S.
 // uWS counts timeouts in 4 s ticks, so each fires within about 4 s of its limit.
 
 import { InletError } from '../errors'
+import type { CounterSeries, HistogramSeries } from '../metrics'
 import type { createApp } from './app'
 import { Admission } from './admission'
 import type { Deps } from './context'
@@ -20,27 +24,66 @@ import { errorResponse } from './respond'
 const queueFull = () => new InletError('overloaded',
   'too many requests are waiting for a turn (HTTP_REQUESTS_QUEUED_MAX); retry shortly', undefined, 1)
 
-// Metric label for a path: a fixed set, so label cardinality is bounded.
-export function routeLabel(pathname: string): string {
-  if (pathname === '/v1/events' || pathname === '/v1/events/batch') return pathname
-  if (pathname.startsWith('/v1/events/')) return '/v1/events/:id'
-  if (pathname.startsWith('/v1/webhooks/')) return '/v1/webhooks/:token'
-  if (pathname.startsWith('/v1/reports/')) return pathname.length < 40 ? pathname : '/v1/reports/other'
-  if (/^\/v1\/(track|identify|page|screen|group|alias|batch|import)$/.test(pathname)) return pathname
-  if (pathname.startsWith('/admin/')) return '/admin'
-  if (['/', '/health', '/ready', '/metrics'].includes(pathname)) return pathname
-  if (pathname.startsWith('/swagger')) return '/swagger'
+const REPORTS = new Set(['/v1/reports/counts', '/v1/reports/funnel', '/v1/reports/retention'])
+const SEGMENT = new Set(['track', 'identify', 'page', 'screen', 'group', 'alias', 'batch', 'import', 't', 'i', 'p', 's', 'g', 'a', 'b'])
+const OPS = new Set(['/', '/health', '/ready', '/metrics', '/console'])
+
+// Metric label for a path: a fixed set, so label cardinality is bounded whatever
+// paths clients send. The commonest first.
+export function routeLabel(path: string): string {
+  if (path === '/v1/events' || path === '/v1/events/batch') return path
+  if (path.startsWith('/v1/events/')) return path === '/v1/events/stream' ? path : '/v1/events/:id'
+  if (path.startsWith('/v1/webhooks/')) return '/v1/webhooks/:token'
+  if (path.startsWith('/v1/reports/')) return REPORTS.has(path) ? path : '/v1/reports/other'
+  if (path.startsWith('/v1/') && SEGMENT.has(path.slice(4))) return path
+  if (path.startsWith('/admin/')) return '/admin'
+  if (OPS.has(path)) return path
+  if (path.startsWith('/swagger')) return '/swagger'
+  if (path.startsWith('/console/')) return '/console'
   return 'other'
 }
 
+// The path of a request URL (`http://host:port/path?query`) without building a URL.
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start < 0) return '/'
+  const query = url.indexOf('?', start)
+  return query < 0 ? url.slice(start) : url.slice(start, query)
+}
+
+// Elysia finds the path by searching for '/' from index 11 of the URL, so a Host of
+// under four characters (`Host: api`, a container name) routed `/v1/events` as
+// `/events`. Such requests get a URL with a longer host; the rest go as they are.
+const ELYSIA_PATH_FROM = 11
+function routable(request: Request): Request {
+  const url = request.url
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start >= ELYSIA_PATH_FROM) return request
+  return new Request(`http://localhost${start < 0 ? '/' : url.slice(start)}`, request)
+}
+
+interface RouteStats {
+  seconds: HistogramSeries
+  byStatus: Map<number, CounterSeries>
+}
+
 export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
+  const l = deps.config.limits
   // Let Bun accept a little more than the decoded-body limit on the wire (gzip of
   // incompressible data grows slightly); http/body.ts enforces the real limit.
-  const wireBytesMax = deps.config.limits.BODY_BYTES_MAX + 1024 * 1024
-  const l = deps.config.limits
-  // Bun's per-request timeout counts whole seconds.
+  const wireBytesMax = l.BODY_BYTES_MAX + 1024 * 1024
   const admission = new Admission(l.HTTP_REQUESTS_ACTIVE_MAX, l.HTTP_BODY_BYTES_ACTIVE_MAX, l.HTTP_REQUESTS_QUEUED_MAX)
+  // Bun's per-request timeout counts whole seconds.
   const requestTimeoutS = Math.max(1, Math.ceil(l.HTTP_REQUEST_TIMEOUT_MS / 1000))
+  const retime = requestTimeoutS !== l.HTTP_IDLE_TIMEOUT_S
+  // Per route label: its latency series and its series per status, resolved once.
+  const stats = new Map<string, RouteStats>()
+  const statsOf = (route: string): RouteStats => {
+    let s = stats.get(route)
+    if (!s) stats.set(route, (s = { seconds: deps.metrics.requestSeconds.child({ route }), byStatus: new Map() }))
+    return s
+  }
+  const debug = deps.config.logLevel === 'debug'
   const server = Bun.serve({
     port: deps.config.port,
     hostname: deps.config.host,
@@ -49,12 +92,15 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
     development: false,
     async fetch(request, srv) {
       const started = performance.now()
-      // Not request.body: touching it makes Bun build a stream for every request.
-      const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
-      srv.timeout(request, requestTimeoutS)
+      if (retime) srv.timeout(request, requestTimeoutS)
       // Weighed by the declared body; a chunked body is counted as one maximal body.
-      const declared = hasBody ? request.headers.get('content-length') : '0'
-      const bytes = declared === null ? l.BODY_BYTES_MAX : Math.min(Number(declared) || 0, l.BODY_BYTES_MAX)
+      // Not request.body: touching it makes Bun build a stream for every request.
+      let bytes = 0
+      const method = request.method
+      if (method !== 'GET' && method !== 'HEAD') {
+        const declared = request.headers.get('content-length')
+        bytes = declared === null ? l.BODY_BYTES_MAX : Math.min(Number(declared) || 0, l.BODY_BYTES_MAX)
+      }
       const waited = admission.acquire(bytes, () => request.signal)
       if (waited === null) {
         deps.metrics.overloaded.inc({ reason: 'admission_queue_full' })
@@ -66,19 +112,22 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
       }
       let response: Response
       try {
-        response = await app.handle(request)
+        response = await app.handle(routable(request))
       } finally {
         admission.release(bytes)
       }
       // The timeout set above stays on the connection: give keep-alive its idle timeout back.
-      srv.timeout(request, l.HTTP_IDLE_TIMEOUT_S)
+      if (retime) srv.timeout(request, l.HTTP_IDLE_TIMEOUT_S)
+      const path = pathOf(request.url)
+      const s = statsOf(routeLabel(path))
       const seconds = (performance.now() - started) / 1000
-      const path = new URL(request.url).pathname
-      const route = routeLabel(path)
-      deps.metrics.requestSeconds.observe(seconds, { route })
-      deps.metrics.requests.inc({ route, status: String(response.status) })
-      if (deps.config.logLevel === 'debug') {
-        deps.log('debug', 'request', { method: request.method, path, status: response.status, ms: Math.round(seconds * 1e4) / 10, ip: srv.requestIP(request)?.address })
+      s.seconds.observe(seconds)
+      const status = response.status
+      let counter = s.byStatus.get(status)
+      if (!counter) s.byStatus.set(status, (counter = deps.metrics.requests.child({ route: routeLabel(path), status: String(status) })))
+      counter.inc()
+      if (debug) {
+        deps.log('debug', 'request', { method, path, status, ms: Math.round(seconds * 1e4) / 10, ip: srv.requestIP(request)?.address })
       }
       return response
     },

@@ -7,7 +7,7 @@
 import type { Config } from '../config'
 import { type ErrorDetail, InletError } from '../errors'
 import { type EventRow, type EventType, isRefusal, type RowOutcome, type Verdict } from '../event'
-import type { Metrics } from '../metrics'
+import type { CounterSeries, Metrics } from '../metrics'
 import { type BatchOutcome, type EventResult, type Prepared, refusalDetail } from './batch'
 import { type Mapped, mappedRow } from './foreign-row'
 import { isObject, jsonType, parseTime, type RequestContext, type Validated, validateEvent } from './validate'
@@ -39,28 +39,33 @@ export interface RejectionSink {
 type Limits = Config['limits']
 
 export class Ingest {
+  private readonly count: Record<'accepted' | 'duplicate' | 'rejected', CounterSeries>
+
   constructor(
     private readonly submitter: Submitter,
     private readonly limits: Limits,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly rejections?: RejectionSink,
-  ) {}
+  ) {
+    const c = metrics.ingestEvents
+    this.count = { accepted: c.child({ outcome: 'accepted' }), duplicate: c.child({ outcome: 'duplicate' }), rejected: c.child({ outcome: 'rejected' }) }
+  }
 
   // One message: its verdict once durable, or a 413 (over EVENT_BYTES_MAX) / 422
   // (every problem, with its path) that stores nothing.
   async one(req: RequestContext, raw: unknown, format: Format): Promise<{ id: string; status: Verdict }> {
     const v = this.validate(req, raw, 0, format)
     if (!v.ok) {
-      this.metrics.ingestEvents.inc({ outcome: 'rejected' })
+      this.count.rejected.inc()
       if (v.tooLarge) throw new InletError('payload_too_large', v.errors[0].message, v.errors)
       throw new InletError('validation_failed', format.invalid, v.errors)
     }
     const [outcome] = await this.submitter.submit([v.row])
     if (isRefusal(outcome)) {
-      this.metrics.ingestEvents.inc({ outcome: 'rejected' })
+      this.count.rejected.inc()
       throw new InletError('validation_failed', `${format.invalid}: Postgres refused it`, [refusalDetail(outcome)])
     }
-    this.metrics.ingestEvents.inc({ outcome })
+    this.count[outcome].inc()
     return { id: v.row.id, status: outcome }
   }
 
@@ -78,9 +83,9 @@ export class Ingest {
     }
     const outcomes = prepared.rows.length > 0 ? await this.submitter.submit(prepared.rows) : []
     const result = merge(raws.length, prepared, outcomes)
-    this.metrics.ingestEvents.inc({ outcome: 'accepted' }, result.accepted)
-    this.metrics.ingestEvents.inc({ outcome: 'duplicate' }, result.duplicates)
-    this.metrics.ingestEvents.inc({ outcome: 'rejected' }, result.rejected)
+    this.count.accepted.inc(result.accepted)
+    this.count.duplicate.inc(result.duplicates)
+    this.count.rejected.inc(result.rejected)
     if (request && result.rejected > 0) this.rejections?.batch(request, req.projectId, raws, refusedOf(result))
     return result
   }

@@ -6,7 +6,7 @@ import { InletError } from '../../errors'
 import type { Format } from '../../ingest'
 import { isObject } from '../../ingest/validate'
 import { readJson } from '../body'
-import { json } from '../respond'
+import { json, text } from '../respond'
 import { authenticate, type Deps, requestContextOf } from '../context'
 import { BatchOut, batchIn, doc, eventIn, Verdict } from '../schemas'
 
@@ -22,7 +22,8 @@ export function ingestRoutes(deps: Deps) {
       const { value } = await readJson(request, limits.BODY_BYTES_MAX)
       if (!isObject(value)) throw new InletError('malformed_json', 'the body must be a JSON object (an event)')
       deps.live?.rejections.attribute(request, owner.projectId, value) // hook (issue 11): a refusal names this event
-      return json(await deps.ingest.one(requestContextOf(deps, request, owner.projectId, true), value, ONE), set)
+      const { id, status } = await deps.ingest.one(requestContextOf(deps, request, owner.projectId, true), value, ONE)
+      return text(`{"id":${JSON.stringify(id)},"status":"${status}"}`, set)
     }, {
       parse: 'none',
       detail: doc({
