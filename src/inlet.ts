@@ -20,6 +20,7 @@ import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
 import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
+import { MembershipCache } from './store/memberships'
 import { PostgresWriter } from './store/sink'
 import { WebhookSourceCache } from './store/webhooks'
 
@@ -47,7 +48,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   // drained from here on, while the instance serves.
   const spill = Spill.open(config.dataDir, config.spillSynchronous, l.SPILL_BYTES_MAX, log, l.SPILL_RESERVE_BYTES)
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
-  const writer = new PostgresWriter(sql, metrics)
+  // User-day memberships known to be stored (erasure and retention clear it).
+  const memberships = new MembershipCache(l.MEMBERSHIP_CACHE_ENTRIES_MAX)
+  const writer = new PostgresWriter(sql, metrics, memberships)
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
   const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
   // The console's live stream, receipts and rejection log: told of each settled batch.
@@ -67,6 +70,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     health: { postgresUp, postgresReachable: reachable, writable: () => health.up || spill.writable },
     spill,
     deadLetters,
+    memberships,
     onBug,
     live,
     reports: {

@@ -10,6 +10,7 @@ import { type DeadLettered, deadLetter } from './dead-letter'
 import type { Sql } from './db'
 import { DeadlineError, Inflight, withDeadline } from './deadline'
 import { classify, errorCode } from './outcomes'
+import type { MembershipCache } from './memberships'
 import { insertEvents } from './write'
 
 interface SpilledRow { row: EventRow; spilledAtMs: number | null }
@@ -22,12 +23,12 @@ export class PostgresWriter {
   private freeShards: number[] = []
   private nextShard = 1
 
-  constructor(private readonly sql: Sql, private readonly metrics: Metrics) {}
+  constructor(private readonly sql: Sql, private readonly metrics: Metrics, private readonly memberships?: MembershipCache) {}
 
   write(rows: EventRow[], deadlineMs: number, abort: AbortSignal) {
     const shard = this.freeShards.pop() ?? this.nextShard++
     const inflight = new Inflight()
-    const work = insertEvents(this.sql, rows, { shard, inflight })
+    const work = insertEvents(this.sql, rows, { shard, inflight, memberships: this.memberships })
       .finally(() => this.freeShards.push(shard))
     // Every failure is counted by what Postgres (or the socket) said, even when it
     // comes after the deadline; the deadline itself is counted as a timeout.
@@ -53,7 +54,7 @@ export class PostgresWriter {
     const refused: DeadLettered[] = []
     const inflight = new Inflight()
     const work = insertEvents(this.sql, batch.map(s => s.row), {
-      shard: 0, inflight,
+      shard: 0, inflight, memberships: this.memberships,
       onRefused: async (tx, found) => {
         const items = found.map(f => ({ ...f, spilledAtMs: spilledAt.get(f.row) ?? null }))
         await deadLetter(tx, items)
