@@ -4,6 +4,8 @@
 
 import { parseArgs, usage } from './lib/args'
 import { calibrate } from './lib/calibrate'
+import { postmasterPid } from './lib/db'
+import { cluster } from './lib/resources'
 import { takeSnapshot } from './lib/snapshot'
 import { inletEnvOverrides } from './lib/inlet'
 import { describeMachine } from './lib/machine'
@@ -41,6 +43,8 @@ async function main() {
   machine.code = `src/ + sql/ snapshot ${snap.hash} (${snap.files} files, sha256 of paths and contents)`
   log(`inlet bench · ${machine.summary}`)
   log(`code under test: ${machine.code}, frozen in ${snap.dir}`)
+  cluster.postmasterPid = await postmasterPid()
+  log(`postgres CPU: ${cluster.postmasterPid === null ? 'every postgres process on this machine (the bench Postgres is not local)' : `the cluster of postmaster pid ${cluster.postmasterPid} and its children`}`)
   const c = await calibrate()
   machine.calibration = { ...c }
   log(`calibration: a 1-row commit takes ${c.commitMs.toFixed(2)} ms (median), a row of a 2,000-row unnest insert ${c.rowUs.toFixed(1)} µs`)

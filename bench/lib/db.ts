@@ -27,6 +27,19 @@ function admin() {
   return postgres(PG_URL, { max: 1, idle_timeout: 1, connect_timeout: ADMIN_TIMEOUT_S, onnotice: () => {} })
 }
 
+// The bench Postgres's postmaster, found through a backend of ours (its parent), so
+// Postgres CPU is summed over that cluster alone, not over every postgres process on
+// the machine (a test suite's throwaway clusters would count too). null when the
+// server is not on this machine.
+export async function postmasterPid(): Promise<number | null> {
+  const sql = admin()
+  try {
+    const [{ pid }] = await sql`select pg_backend_pid() as pid`
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch { return null } finally { await sql.end() }
+}
+
 // Databases are named inlet_bench_<label>; a leftover from a crashed run is replaced.
 export async function freshDatabase(label: string): Promise<Database> {
   const name = `inlet_bench_${label.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`

@@ -24,8 +24,11 @@ export interface System {
 // Extra server settings from the command line (--env K=V), applied to every Inlet start.
 export const inletEnvOverrides: Record<string, string> = {}
 
-export async function startInlet(label: string, env: Record<string, string> = {}): Promise<System> {
-  const db = await freshDatabase(label)
+// `on`: another system's database to start this one on (its data, not a copy);
+// stopping this system then leaves that database alone.
+export async function startInlet(label: string, env: Record<string, string> = {}, on?: Database): Promise<System> {
+  const db = on ?? await freshDatabase(label)
+  const own = on === undefined
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-bench-'))
   try {
     const server = await startServer({
@@ -34,10 +37,10 @@ export async function startInlet(label: string, env: Record<string, string> = {}
     })
     return {
       kind: 'inlet', server, db,
-      async stop() { await server.stop(); await db.drop(); rmSync(dataDir, { recursive: true, force: true }) },
+      async stop() { await server.stop(); if (own) await db.drop(); rmSync(dataDir, { recursive: true, force: true }) },
     }
   } catch (e) {
-    await db.drop()
+    if (own) await db.drop()
     rmSync(dataDir, { recursive: true, force: true })
     throw e
   }

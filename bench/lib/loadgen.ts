@@ -57,9 +57,9 @@ export class Client {
 
 export interface Window { warmupMs: number; durationMs: number }
 
-function openWindow(rec: Recorder, w: Window): number {
+function openWindow(rec: Recorder, w: Window, answersInWindowOnly = false): number {
   const start = performance.now() + w.warmupMs
-  rec.window(start, start + w.durationMs)
+  rec.window(start, start + w.durationMs, { answersInWindowOnly })
   return start + w.durationMs
 }
 
@@ -89,7 +89,7 @@ export async function closedLoop(o: Window & {
 export async function openLoop(o: Window & {
   target: Target; rec: Recorder; ratePerS: number; connectionsMax: number; next: (seq: number) => Req
 }) {
-  const endMs = openWindow(o.rec, o)
+  const endMs = openWindow(o.rec, o, true)
   const idle: Client[] = []
   const backlog: { req: Req; dueMs: number }[] = []
   const inFlight = new Set<Promise<void>>()

@@ -6,10 +6,12 @@ import { checkpoint } from './db'
 import type { System } from './inlet'
 import { flushDelta, scrape } from './metrics'
 import { formatQueries, formatWaits, sampleWaits } from './pg-waits'
-import { formatErrors, type Recorder } from './recorder'
-import { watch } from './resources'
+import { formatErrors, type Recorder, type Summary } from './recorder'
+import { type Usage, watch } from './resources'
 import type { PhaseResult, SystemKind } from './types'
 
+// The memory bound every Inlet phase is held to, with default settings.
+const RSS_MIB_MAX = 300
 // Long phases print a progress line this often, so a stalled run is visible.
 const PROGRESS_MS = 10_000
 const BACKGROUND_LOOK_MS = 500
@@ -38,7 +40,31 @@ export interface PhaseSpec {
   rec: Recorder
   // Postgres database whose sessions to profile (default: the system's own).
   database?: string
-  run: () => Promise<Record<string, unknown> | void>
+  // A phase driven by wrk returns its own summary and wrk's CPU (`generatorCpuS`),
+  // which this process's own CPU does not include.
+  run: () => Promise<(Record<string, unknown> & { summary?: Summary; generatorCpuS?: number }) | void>
+}
+
+// CPU per unit of work, the figures that say where the time went: the server's
+// µs per request and Postgres's µs per event.
+export function cpuBudget(p: { usage: Usage | null; summary: Summary }) {
+  const u = p.usage, s = p.summary
+  if (!u || s.requests === 0) return null
+  return {
+    serverUsPerRequest: u.serverCpuS ? (u.serverCpuS * 1e6) / s.requests : null,
+    postgresUsPerEvent: s.events ? (u.postgresCpuS * 1e6) / s.events : null,
+    generatorUsPerRequest: (u.generatorCpuS * 1e6) / s.requests,
+  }
+}
+
+export function formatBudget(p: { usage: Usage | null; summary: Summary }): string {
+  const b = cpuBudget(p)
+  if (!b) return ''
+  const parts: string[] = []
+  if (b.serverUsPerRequest !== null) parts.push(`server ${fmt.n(b.serverUsPerRequest, 1)} µs/req`)
+  if (b.postgresUsPerEvent !== null) parts.push(`Postgres ${fmt.n(b.postgresUsPerEvent, 1)} µs/event`)
+  parts.push(`generator ${fmt.n(b.generatorUsPerRequest, 1)} µs/req`)
+  return parts.join(', ')
 }
 
 // Busy share of the machine over a short look before a phase: another workload on
@@ -73,12 +99,14 @@ export async function measure(s: PhaseSpec): Promise<PhaseResult> {
     const r = s.rec.summary()
     log(`    … ${((performance.now() - started) / 1000).toFixed(0)} s: ${fmt.n(r.reqPerS)} req/s acked, ${fmt.n(r.errors)} not acked`)
   }, PROGRESS_MS)
-  let extra: Record<string, unknown> = {}
+  let extra: Record<string, unknown> & { summary?: Summary; generatorCpuS?: number } = {}
   try { extra = (await s.run()) ?? {} } finally { clearInterval(ticker) }
   const u = usage.stop()
+  if (extra.generatorCpuS !== undefined) u.generatorCpuS += extra.generatorCpuS
   const waitProfile = await waits.stop()
   const after = metricsUrl ? await scrape(metricsUrl) : null
-  const summary = s.rec.summary()
+  const summary = extra.summary ?? s.rec.summary()
+  delete extra.summary
   const flush = flushDelta(before, after)
   const result: PhaseResult = {
     scenario: s.scenario, phase: s.phase, title: s.title, system: s.system, load: s.load, estimate: s.estimate,
@@ -92,6 +120,10 @@ export async function measure(s: PhaseSpec): Promise<PhaseResult> {
     (pid ? ` · server ${fmt.n(u.serverCpuS, 1)} CPU s, RSS ≤ ${fmt.n(u.serverRssPeakMiB)} MiB` : '') +
     ` · generator ${fmt.n(u.generatorCpuS, 1)} CPU s · machine ${fmt.n(u.machineBusyCpuS / u.wallS, 2)} cores busy` +
     (flush?.eventsPerTx ? ` · ${fmt.n(flush.eventsPerTx, 1)} events/tx` : ''))
+  const budget = formatBudget(result)
+  if (budget) log(`    cpu: ${budget}`)
+  // Memory is bounded by default settings in every scenario (the buffer's byte bound, admission).
+  if (s.system === 'inlet' && u.serverRssPeakMiB > 0) target(result, `peak RSS ≤ ${RSS_MIB_MAX} MiB (${fmt.n(u.serverRssPeakMiB)})`, u.serverRssPeakMiB <= RSS_MIB_MAX)
   if (waitProfile?.samples) log(`    postgres: ${formatWaits(waitProfile)}`)
   if (waitProfile?.samples && waitProfile.busySessionsMean > 0.05) log(`    busy with: ${formatQueries(waitProfile)}`)
   for (const n of result.notes) log(`    note: ${n}`)

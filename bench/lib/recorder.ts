@@ -44,10 +44,18 @@ export class Recorder {
   private readonly reqTimeline: number[] = []
   private readonly eventTimeline: number[] = []
 
+  // Open loop: throughput counts only answers that arrived inside the window (an
+  // answer after it was work the server did later); latencies still include every
+  // request sent inside it, however late it was answered.
+  private answersInWindowOnly = false
+  private answeredInWindow = 0
+  private eventsInWindow = 0
+
   // The measured window: after warm-up, until the load stops being offered.
-  window(startMs: number, endMs: number) {
+  window(startMs: number, endMs: number, opts: { answersInWindowOnly?: boolean } = {}) {
     this.t0Ms = startMs
     this.t1Ms = endMs
+    this.answersInWindowOnly = opts.answersInWindowOnly === true
   }
 
   get windowStartMs() { return this.t0Ms }
@@ -61,6 +69,10 @@ export class Recorder {
     if (typeof status !== 'number' || status < 200 || status > 299) return
     this.ok++
     this.events += events
+    if (endMs < this.t1Ms) {
+      this.answeredInWindow++
+      this.eventsInWindow += events
+    }
     this.hist.recordValue(Math.min(LATENCY_US_MAX, Math.max(1, Math.round((endMs - startMs) * 1000))))
     const second = Math.floor((endMs - this.t0Ms) / 1000)
     if (second >= 0) {
@@ -80,8 +92,8 @@ export class Recorder {
       errors: this.requests - this.ok,
       byStatus: { ...this.byStatus },
       durationS,
-      reqPerS: this.ok / durationS,
-      eventsPerS: this.events / durationS,
+      reqPerS: (this.answersInWindowOnly ? this.answeredInWindow : this.ok) / durationS,
+      eventsPerS: (this.answersInWindowOnly ? this.eventsInWindow : this.events) / durationS,
       events: this.events,
       p50Ms: at(50), p95Ms: at(95), p99Ms: at(99), p999Ms: at(99.9),
       maxMs: this.hist.maxValue / 1000,

@@ -3,7 +3,7 @@
 // generator's own CPU (this process), and the whole machine's busy CPU, so the
 // report can say how the two cores were shared (the rest is Postgres and the OS).
 
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 // Sampling period for RSS: fine enough to catch a peak that lasts a few hundred ms.
 const SAMPLE_MS = 250
@@ -11,6 +11,9 @@ const TICKS_PER_S = 100 // getconf CLK_TCK on Linux x86-64
 
 export interface Usage {
   serverCpuS: number
+  // Every postgres process on the machine (backends, WAL writer, checkpointer…):
+  // the bench is the only Postgres user while a phase runs.
+  postgresCpuS: number
   generatorCpuS: number
   machineBusyCpuS: number
   cores: number
@@ -27,6 +30,28 @@ function procCpuS(pid: number): number {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S // utime + stime
   } catch { return 0 }
+}
+
+// The bench cluster's postmaster (bench/lib/db.ts finds it once); null: every
+// postgres process on the machine is counted instead.
+export const cluster = { postmasterPid: null as number | null }
+
+// CPU seconds of the bench Postgres: its postmaster and every process it started
+// (backends, WAL writer, checkpointer…), from /proc.
+export function postgresCpuS(): number {
+  let total = 0
+  const root = cluster.postmasterPid
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) > 57) continue // not a pid
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      if (!stat.includes(' (postgres) ')) continue
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (root !== null && Number(name) !== root && Number(fields[1]) !== root) continue
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S
+    } catch {}
+  }
+  return total
 }
 
 function rssMiB(pid: number): number {
@@ -53,6 +78,7 @@ function generatorCpuS(): number {
 export function watch(pid: number | null) {
   const t0 = performance.now()
   const server0 = pid ? procCpuS(pid) : 0
+  const pg0 = postgresCpuS()
   const gen0 = generatorCpuS()
   const m0 = machine()
   let peak = pid ? rssMiB(pid) : 0
@@ -71,6 +97,7 @@ export function watch(pid: number | null) {
       const end = pid ? rssMiB(pid) : 0
       return {
         serverCpuS: pid ? procCpuS(pid) - server0 : 0,
+        postgresCpuS: postgresCpuS() - pg0,
         generatorCpuS: generatorCpuS() - gen0,
         machineBusyCpuS: m1.busyS - m0.busyS,
         cores: m1.cores,

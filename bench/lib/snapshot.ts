@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 export const REPO = join(import.meta.dir, '..', '..')
-const FROZEN = ['src', 'sql', 'package.json', 'tsconfig.json', 'bunfig.toml']
+const FROZEN = ['src', 'sql', 'console', 'package.json', 'tsconfig.json', 'bunfig.toml']
 
 export interface Snapshot {
   dir: string

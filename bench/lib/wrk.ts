@@ -10,7 +10,7 @@ import type { Summary } from './recorder'
 
 const LUA_DIR = join(import.meta.dir, '..', 'wrk')
 
-export type WrkScript = 'single' | 'batch'
+export type WrkScript = 'single' | 'batch' | 'order'
 
 export interface WrkRun {
   summary: Summary

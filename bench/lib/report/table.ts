@@ -1,7 +1,7 @@
 // The summary table: one row per measured phase, as aligned text for stdout and
 // as a Markdown table for the report (the README quotes the latter).
 
-import { fmt } from '../phase'
+import { cpuBudget, fmt } from '../phase'
 import { formatErrors } from '../recorder'
 import type { PhaseResult, ScenarioResult } from '../types'
 
@@ -12,23 +12,25 @@ const SHORT: Record<string, string> = {
 }
 
 export const COLUMNS = ['scenario · phase', 'system', 'req/s', 'events/s', 'p50', 'p95', 'p99', 'p99.9', 'max ms', 'errors',
-  'srv CPU s', 'RSS MiB', 'ev/tx', 'ratios', 'targets'] as const
+  'srv µs/req', 'PG µs/ev', 'RSS MiB', 'ev/tx', 'ratios', 'targets'] as const
 
 export function row(p: PhaseResult): string[] {
   const s = p.summary
   const ratios = Object.entries(p.ratios).map(([k, v]) => `${fmt.ratio(v)} ${SHORT[k] ?? k}`).join(', ')
   const targets = p.targets.map(t => (t.pass === null ? '·' : t.pass ? '✓' : '✗')).join('')
+  const budget = cpuBudget(p)
   return [
     `${p.scenario} · ${p.phase}`, p.system, fmt.n(s.reqPerS), fmt.n(s.eventsPerS),
     fmt.ms(s.p50Ms), fmt.ms(s.p95Ms), fmt.ms(s.p99Ms), fmt.ms(s.p999Ms), fmt.ms(s.maxMs), formatErrors(s.byStatus),
-    p.usage && p.usage.serverCpuS ? fmt.n(p.usage.serverCpuS, 1) : '–',
+    budget?.serverUsPerRequest ? fmt.n(budget.serverUsPerRequest, 1) : '–',
+    budget?.postgresUsPerEvent ? fmt.n(budget.postgresUsPerEvent, 1) : '–',
     p.usage && p.usage.serverRssPeakMiB ? fmt.n(p.usage.serverRssPeakMiB) : '–',
     p.flush?.eventsPerTx ? fmt.n(p.flush.eventsPerTx, 1) : '–',
     ratios || '–', targets || '–',
   ]
 }
 
-const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 10, 11, 12])
+const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13])
 
 export function textTable(results: ScenarioResult[]): string {
   const rows = results.flatMap(r => r.phases.map(row))
