@@ -18,6 +18,8 @@ import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
+import { posthogRoutes } from './routes/posthog'
+import { posthogConfigRoutes } from './routes/posthog-config'
 import { webhookAdminRoutes } from './routes/webhook-admin'
 import { webhookRoutes } from './routes/webhooks'
 import { swagger } from './swagger'
@@ -32,6 +34,8 @@ export function createApp(deps: Deps) {
     .use(liveRoutes(deps)) // issue 11: before queryRoutes, whose /v1/events/:id would match /v1/events/stream
     .use(queryRoutes(deps))
     .use(segmentRoutes(deps))
+    .use(posthogRoutes(deps)) // issue 12: PostHog capture, and the config its SDKs load
+    .use(posthogConfigRoutes())
     .use(webhookRoutes(deps))
     .use(reportRoutes(deps))
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))

@@ -33,6 +33,7 @@ export function swagger() {
         tags: [
           { name: 'ingest', description: 'Send events (answered once durable)' },
           { name: 'segment', description: 'Segment/RudderStack-compatible HTTP Tracking API' },
+          { name: 'posthog', description: 'PostHog-compatible capture, and the config PostHog SDKs load' },
           { name: 'webhooks', description: 'Signed third-party webhooks' },
           { name: 'query', description: 'Read events back' },
           { name: 'reports', description: 'Counts, funnels, retention' },
