@@ -21,6 +21,7 @@ import { DeadLetterGauge } from './store/dead-letter'
 import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { PostgresWriter } from './store/sink'
+import { CollectorTokenCache } from './store/collector-tokens'
 import { WebhookSourceCache } from './store/webhooks'
 
 export interface InletOptions {
@@ -62,6 +63,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     config, sql, pipeline, ingest, metrics, log,
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
+    collectorTokens: new CollectorTokenCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
     health: { postgresUp, postgresReachable: reachable, writable: () => health.up || spill.writable },

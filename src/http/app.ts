@@ -18,8 +18,10 @@ import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
+import { collectorAdminRoutes } from './routes/collector-admin'
 import { posthogRoutes } from './routes/posthog'
 import { posthogConfigRoutes } from './routes/posthog-config'
+import { snowplowRoutes } from './routes/snowplow'
 import { webhookAdminRoutes } from './routes/webhook-admin'
 import { webhookRoutes } from './routes/webhooks'
 import { swagger } from './swagger'
@@ -36,10 +38,12 @@ export function createApp(deps: Deps) {
     .use(segmentRoutes(deps))
     .use(posthogRoutes(deps)) // issue 12: PostHog capture, and the config its SDKs load
     .use(posthogConfigRoutes())
+    .use(snowplowRoutes(deps)) // issue 12: a Snowplow collector per collector token
     .use(webhookRoutes(deps))
     .use(reportRoutes(deps))
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
+  if (deps.config.adminToken) app.use(collectorAdminRoutes(deps, deps.config.adminToken)) // issue 12
   if (deps.config.adminToken) app.use(deadLetterRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(adminKeyRoutes(deps, deps.config.adminToken)) // issue 11: the console lists keys
   return app

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics'
 import type { OnBug, Pipeline } from '../pipeline/flusher'
 import type { Sql } from '../store/db'
 import type { KeyOwner } from '../store/projects'
+import type { CollectorTokenCache } from '../store/collector-tokens'
 import type { WebhookSourceCache } from '../store/webhooks'
 import { type KeyCache, keyFromHeaders } from './auth'
 import type { RateLimiter } from './rate-limit'
@@ -42,6 +43,8 @@ export interface Deps {
   metrics: Metrics
   keys: KeyCache
   webhookSources: WebhookSourceCache
+  // Snowplow collector tokens (issue 12).
+  collectorTokens: CollectorTokenCache
   limiter: RateLimiter
   log: Log
   health: Health

@@ -34,10 +34,11 @@ export function swagger() {
           { name: 'ingest', description: 'Send events (answered once durable)' },
           { name: 'segment', description: 'Segment/RudderStack-compatible HTTP Tracking API' },
           { name: 'posthog', description: 'PostHog-compatible capture, and the config PostHog SDKs load' },
+          { name: 'snowplow', description: 'Snowplow collector (tracker protocol v2), per collector token' },
           { name: 'webhooks', description: 'Signed third-party webhooks' },
           { name: 'query', description: 'Read events back' },
           { name: 'reports', description: 'Counts, funnels, retention' },
-          { name: 'admin', description: 'Projects, keys, webhook sources (INLET_ADMIN_TOKEN)' },
+          { name: 'admin', description: 'Projects, keys, webhook sources, collector tokens (INLET_ADMIN_TOKEN)' },
           { name: 'ops', description: 'Health, readiness, metrics' },
         ],
         components: {

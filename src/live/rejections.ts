@@ -45,7 +45,7 @@ function cutErrors(errors: readonly unknown[] | undefined): ErrorDetail[] | unde
 
 // The route as a person reads it; a webhook's token is a credential and stays out.
 export function routeOf(method: string, pathname: string): string {
-  return `${method} ${cut(pathname.replace(/^\/v1\/webhooks\/[^/]+/, '/v1/webhooks/:token'))}`
+  return `${method} ${cut(pathname.replace(/^\/v1\/(webhooks|snowplow)\/[^/]+/, '/v1/$1/:token'))}`
 }
 
 class Ring {
