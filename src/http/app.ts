@@ -21,6 +21,7 @@ import { segmentRoutes } from './routes/segment'
 import { collectorAdminRoutes } from './routes/collector-admin'
 import { posthogRoutes } from './routes/posthog'
 import { posthogConfigRoutes } from './routes/posthog-config'
+import { sdkSettingsRoutes } from './routes/sdk-settings'
 import { snowplowRoutes } from './routes/snowplow'
 import { webhookAdminRoutes } from './routes/webhook-admin'
 import { webhookRoutes } from './routes/webhooks'
@@ -36,6 +37,7 @@ export function createApp(deps: Deps) {
     .use(liveRoutes(deps)) // issue 11: before queryRoutes, whose /v1/events/:id would match /v1/events/stream
     .use(queryRoutes(deps))
     .use(segmentRoutes(deps))
+    .use(sdkSettingsRoutes()) // issue 12: the settings Segment's and RudderStack's browser SDKs load first
     .use(posthogRoutes(deps)) // issue 12: PostHog capture, and the config its SDKs load
     .use(posthogConfigRoutes())
     .use(snowplowRoutes(deps)) // issue 12: a Snowplow collector per collector token

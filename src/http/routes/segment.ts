@@ -33,10 +33,12 @@ type SetHeaders = { headers: Record<string, string | number>; status?: number | 
 
 // Browsers post analytics.js's text/plain bodies cross-origin; the write key is public
 // by design (it sits in every page), and no cookie is read, so any origin may call.
+// analytics-next adds Authorization (so every call preflights); @rudderstack/analytics-js
+// adds AnonymousId and SentAt too, and cannot send at all unless they are allowed.
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'POST, OPTIONS',
-  'access-control-allow-headers': 'authorization, content-type, content-encoding, x-sent-at, idempotency-key',
+  'access-control-allow-headers': 'authorization, content-type, content-encoding, x-sent-at, idempotency-key, anonymousid, sentat',
   'access-control-max-age': '86400',
 }
 
