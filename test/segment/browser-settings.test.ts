@@ -43,9 +43,9 @@ test('RudderStack\'s source config is an enabled source with no destinations, fo
 
 test('a /v1 preflight allows what analytics-next and rudderstack-js send: Authorization, AnonymousId, SentAt', async () => {
   for (const path of ['/v1/page', '/v1/t', '/v1/batch']) {
-    const r = await inlet.request('OPTIONS', path, { headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'anonymousid,authorization,content-type,sentat' } })
+    const r = await inlet.request('OPTIONS', path, { headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'anonymousid,authorization,content-type,sentat,x-retry-count' } })
     expect(r.status).toBe(204)
     const allowed = r.headers.get('access-control-allow-headers')!.split(',').map(h => h.trim())
-    for (const h of ['authorization', 'content-type', 'anonymousid', 'sentat']) expect(allowed).toContain(h)
+    for (const h of ['authorization', 'content-type', 'anonymousid', 'sentat', 'x-retry-count']) expect(allowed).toContain(h)
   }
 })

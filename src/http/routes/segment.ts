@@ -33,12 +33,14 @@ type SetHeaders = { headers: Record<string, string | number>; status?: number | 
 
 // Browsers post analytics.js's text/plain bodies cross-origin; the write key is public
 // by design (it sits in every page), and no cookie is read, so any origin may call.
-// analytics-next adds Authorization (so every call preflights); @rudderstack/analytics-js
-// adds AnonymousId and SentAt too, and cannot send at all unless they are allowed.
+// analytics-next adds Authorization (so every call preflights) and X-Retry-Count on a
+// retry; @rudderstack/analytics-js adds AnonymousId and SentAt. A preflight not
+// allowing one of them makes the browser drop the call, so a preflight allows the
+// headers it asks for (these routes read no cookie: nothing is exposed by that).
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'POST, OPTIONS',
-  'access-control-allow-headers': 'authorization, content-type, content-encoding, x-sent-at, idempotency-key, anonymousid, sentat',
+  'access-control-allow-headers': 'authorization, content-type, content-encoding, x-sent-at, idempotency-key, anonymousid, sentat, x-retry-count',
   'access-control-max-age': '86400',
 }
 
@@ -141,8 +143,10 @@ export function segmentRoutes(deps: Deps) {
 
   // A preflight is needed only when a browser adds headers (Authorization, gzip);
   // analytics.js's text/plain posts go without one.
-  const preflight = ({ set }: { set: SetHeaders }) => {
+  const preflight = ({ request, set }: { request: Request; set: SetHeaders }) => {
     Object.assign(set.headers, CORS)
+    const asked = request.headers.get('access-control-request-headers')
+    if (asked) set.headers['access-control-allow-headers'] = asked
     set.status = 204
     return ''
   }
