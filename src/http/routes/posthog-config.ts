@@ -5,6 +5,7 @@
 //   POST|GET /flags/, /decide/   posthog-js at start, posthog-node per flag read
 //   GET /array/<token>/config.js posthog-js's first try: a script that registers the config
 //   GET /array/<token>/config    its fallback: the same config as JSON
+//   GET /static/*                404 (Inlet serves no PostHog scripts: surveys, toolbar…)
 //
 // These answers are the same for every project and write nothing, so they neither
 // authenticate nor spend the rate limit: a 401 or 429 here would only stop an SDK
@@ -94,5 +95,11 @@ export function posthogConfigRoutes() {
       description: 'The script form posthog-js tries first (it loads it with crossorigin=anonymous); same config as the JSON form.',
     }),
   })
+  // posthog-js fetches its surveys (and other lazy) scripts from here unless told not
+  // to (`disable_surveys: true`). Inlet serves none; a 404 the page can read says so,
+  // where a bare one shows in the console as a CORS failure.
+  app.get('/static/*', ({ request }) => Response.json({
+    error: { code: 'not_found', message: 'Inlet serves no PostHog scripts; posthog-js: set disable_surveys: true' },
+  }, { status: 404, headers: credentialedCors(request) }), { detail: { hide: true } })
   return app
 }
