@@ -23,6 +23,9 @@ export function swagger() {
       path: '/swagger',
       specPath: '/swagger/json',
       provider: 'swagger-ui',
+      // Paths with a dot are documented too: the Snowplow tp2 route and posthog-js's config.js
+      // (static assets are hidden from the document by their own `hide`).
+      exclude: { staticFile: false },
       swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css`, autoDarkMode: false },
       documentation: {
         info: {
