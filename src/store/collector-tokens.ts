@@ -1,7 +1,9 @@
-// Collector tokens (sql/006): a project's public, revocable credentials for trackers
-// that send no key (Snowplow's), created and revoked by the operator and found by
-// the token in the collector URL through a bounded TTL cache, so an event costs no
-// database round trip. As for an API key, the token is shown once and stored only as
+// Collector tokens (sql/006): a project's public, revocable, write-only credentials,
+// for trackers that send no key (Snowplow's, in the collector URL) and for tracking
+// code anyone can read (a page's posthog-js, analytics.js or rudderstack-js, as their
+// project token or write key), where an API key would also let the reader query the
+// project. Created and revoked by the operator, found through a bounded TTL cache, so
+// an event costs no database round trip. As for an API key, the token is shown once and stored only as
 // its SHA-256 beside a short visible prefix; a revocation is seen within the cache's
 // TTL (KEY_CACHE_TTL_MS).
 
@@ -14,6 +16,8 @@ const TOKEN_SECRET_CHARS = 32
 const TOKEN_PREFIX_CHARS = 10
 // `ct_<10>_<32>`; anything much longer is not a token and is not hashed.
 export const COLLECTOR_TOKEN_CHARS_MAX = 128
+// Tells a collector token from an API key (`ik_`) without a lookup.
+export const COLLECTOR_TOKEN_PREFIX = 'ct_'
 
 export interface CollectorToken {
   id: number
@@ -32,7 +36,7 @@ export interface CollectorTokenInfo {
 
 // `ct_<prefix>_<secret>`: recognisable, and only the whole token opens the URL.
 export function newCollectorToken(): { token: string; prefix: string } {
-  const prefix = `ct_${base62(TOKEN_PREFIX_CHARS)}`
+  const prefix = `${COLLECTOR_TOKEN_PREFIX}${base62(TOKEN_PREFIX_CHARS)}`
   return { token: `${prefix}_${base62(TOKEN_SECRET_CHARS)}`, prefix }
 }
 

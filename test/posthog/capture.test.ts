@@ -5,13 +5,14 @@
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { gzipSync } from 'node:zlib'
-import { startInlet, type TestInlet } from '../support/inlet'
+import { ADMIN_TOKEN, startInlet, type TestInlet } from '../support/inlet'
 import { bodyOf, captureWrites, fixtures, type FixtureRequest } from '../wire/fixtures'
 
 setDefaultTimeout(30_000)
 
 let inlet: TestInlet
-beforeAll(async () => { inlet = await startInlet() })
+// A revocation must be seen at once here, not within the default 2 s.
+beforeAll(async () => { inlet = await startInlet({ KEY_CACHE_TTL_MS: '0' }) })
 afterAll(async () => { await inlet.stop() })
 
 const ORIGIN = 'http://127.0.0.1:5999'
@@ -78,6 +79,19 @@ describe('the project key', () => {
     expect((await post(`/track/?token=${key}`, event())).status).toBe(200)
     expect((await post('/i/v0/e/', event(), { authorization: `Bearer ${key}` })).status).toBe(200)
     expect((await rows(project.id)).length).toBe(5)
+  })
+
+  test('a collector token is a project token that writes and reads nothing; revoked, it is 401', async () => {
+    const project = await inlet.project()
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+    const created = await inlet.request('POST', `/admin/projects/${project.id}/collector-tokens`, { headers: admin, body: { name: 'web' } })
+    const token = created.body.token as string
+    expect((await post('/e/', { api_key: token, batch: [event({ uuid: 'ph-ct1' })] })).status).toBe(200)
+    expect((await inlet.request('GET', '/v1/events/ph-ct1', { key: token })).status).toBe(401)
+    expect((await inlet.request('GET', '/v1/events/ph-ct1', { key: project.api_key })).status).toBe(200)
+    await inlet.request('DELETE', `/admin/collector-tokens/${created.body.prefix}`, { headers: admin })
+    expect((await post('/e/', { api_key: token, batch: [event({ uuid: 'ph-ct2' })] })).status).toBe(401)
+    expect((await rows(project.id)).map(r => r.id)).toEqual(['ph-ct1'])
   })
 
   test('no key is 401, an unknown key is 401, and neither stores anything', async () => {

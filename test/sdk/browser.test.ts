@@ -77,7 +77,9 @@ const POSTHOG_OPTIONS = {
 }
 
 browserTest('posthog-js starts cleanly and delivers $pageview, capture, identify, group, $set, alias and $pageleave, each stored once', async () => {
-  const { id, api_key } = await inlet.project()
+  const { id } = await inlet.project()
+  // The page's key is a collector token: write-only, since anyone can read it there.
+  const key = await inlet.collectorToken(id)
   const p = await open('posthog-js')
   await p.page.evaluate(([url, key, options]) => {
     const ph = (globalThis as any).posthog
@@ -87,7 +89,7 @@ browserTest('posthog-js starts cleanly and delivers $pageview, capture, identify
     ph.group('company', 'org-7', { name: 'Acme' })
     ph.setPersonProperties({ plan: 'pro' })
     ph.alias('alias-1')
-  }, [inlet.url, api_key, POSTHOG_OPTIONS] as const)
+  }, [inlet.url, key, POSTHOG_OPTIONS] as const)
   await rowsWith(id, ['$pageview', 'Order Completed', '$identify', '$groupidentify', '$set', '$create_alias'])
   // Leaving the page sends $pageleave by sendBeacon (beacon=1, answered 204).
   const { deviceId, sessionId } = await p.page.evaluate(() => ({ deviceId: (globalThis as any).posthog.get_property('$device_id'), sessionId: (globalThis as any).posthog.get_session_id() }))
@@ -114,9 +116,10 @@ browserTest('posthog-js starts cleanly and delivers $pageview, capture, identify
 }, TEST_MS)
 
 browserTest('posthog-js retries a batch Inlet refused with 503 (a full buffer), and it is stored once', async () => {
-  const { id, api_key } = await inlet.project()
+  const { id } = await inlet.project()
+  const key = await inlet.collectorToken(id)
   const p = await open('posthog-js')
-  await p.page.evaluate(([url, key, options]) => (globalThis as any).posthog.init(key, { api_host: url, ...(options as object) }), [inlet.url, api_key, POSTHOG_OPTIONS] as const)
+  await p.page.evaluate(([url, key, options]) => (globalThis as any).posthog.init(key, { api_host: url, ...(options as object) }), [inlet.url, key, POSTHOG_OPTIONS] as const)
   // Started, its $pageview stored: the next capture goes in a batch of its own.
   await rowsWith(id, ['$pageview'])
   await throughA503(() => p.page.evaluate(() => { (globalThis as any).posthog.capture('Retried Event', { attempt: 1 }) }))
@@ -179,7 +182,8 @@ browserTest('@snowplow/browser-tracker by the GET pixel sends an event Inlet ref
 }, TEST_MS)
 
 browserTest('@segment/analytics-next, given cdnURL: Inlet, delivers page, track, identify, group and alias, each stored once', async () => {
-  const { id, api_key } = await inlet.project()
+  const { id } = await inlet.project()
+  const key = await inlet.collectorToken(id)
   const p = await open('segment-next')
   const anonymousId = await p.page.evaluate(async ([url, key]) => {
     const [analytics] = await (globalThis as any).AnalyticsBrowser.load({ writeKey: key, cdnURL: url })
@@ -189,7 +193,7 @@ browserTest('@segment/analytics-next, given cdnURL: Inlet, delivers page, track,
     await analytics.group('org-7', { name: 'Acme' })
     await analytics.alias('u1', 'anon-1')
     return analytics.user().anonymousId() as string
-  }, [inlet.url, api_key] as const)
+  }, [inlet.url, key] as const)
   const rows = await rowsWith(id, ['$page', 'Order Completed', '$identify', '$group', '$alias'])
   clean(p)
   await p.close()
@@ -209,12 +213,13 @@ browserTest('@segment/analytics-next, given cdnURL: Inlet, delivers page, track,
 }, TEST_MS)
 
 browserTest('@segment/analytics-next retries a call Inlet refused with 503 (a full buffer), and it is stored once', async () => {
-  const { id, api_key } = await inlet.project()
+  const { id } = await inlet.project()
+  const key = await inlet.collectorToken(id)
   const p = await open('segment-next')
   await p.page.evaluate(async ([url, key]) => {
     const [analytics] = await (globalThis as any).AnalyticsBrowser.load({ writeKey: key, cdnURL: url })
     ;(globalThis as any).analytics = analytics
-  }, [inlet.url, api_key] as const)
+  }, [inlet.url, key] as const)
   await throughA503(() => p.page.evaluate(() => { void (globalThis as any).analytics.track('Retried Event', { attempt: 1 }) }))
   const rows = await rowsWith(id, ['Retried Event'])
   await p.close()
@@ -222,7 +227,8 @@ browserTest('@segment/analytics-next retries a call Inlet refused with 503 (a fu
 }, TEST_MS)
 
 browserTest('@rudderstack/analytics-js, given configUrl: Inlet, delivers page, track, identify, group and alias, each stored once', async () => {
-  const { id, api_key } = await inlet.project()
+  const { id } = await inlet.project()
+  const key = await inlet.collectorToken(id)
   const p = await open('rudderstack-js')
   await p.page.evaluate(([url, key]) => {
     const rudder = new (globalThis as any).RudderAnalytics()
@@ -233,7 +239,7 @@ browserTest('@rudderstack/analytics-js, given configUrl: Inlet, delivers page, t
     rudder.group('org-7', { name: 'Acme' })
     rudder.alias('u1', 'anon-1')
     ;(globalThis as any).rudder = rudder
-  }, [inlet.url, api_key] as const)
+  }, [inlet.url, key] as const)
   const rows = await rowsWith(id, ['$page', 'Order Completed', '$identify', '$group', '$alias'])
   const anonymousId = await p.page.evaluate(() => (globalThis as any).rudder.getAnonymousId() as string)
   clean(p)
@@ -255,13 +261,14 @@ browserTest('@rudderstack/analytics-js, given configUrl: Inlet, delivers page, t
 }, TEST_MS)
 
 browserTest('@rudderstack/analytics-js retries a call Inlet refused with 503 (a full buffer), and it is stored once', async () => {
-  const { id, api_key } = await inlet.project()
+  const { id } = await inlet.project()
+  const key = await inlet.collectorToken(id)
   const p = await open('rudderstack-js')
   await p.page.evaluate(([url, key]) => {
     const rudder = new (globalThis as any).RudderAnalytics()
     rudder.load(key, url, { configUrl: url, logLevel: 'ERROR' })
     ;(globalThis as any).rudder = rudder
-  }, [inlet.url, api_key] as const)
+  }, [inlet.url, key] as const)
   // Loaded (its source config fetched) before the buffer fills.
   await p.page.waitForFunction(() => new Promise(resolve => (globalThis as any).rudder.ready(() => resolve(true))))
   await throughA503(() => p.page.evaluate(() => { (globalThis as any).rudder.track('Retried Event', { attempt: 1 }) }))

@@ -25,24 +25,28 @@ export interface Row {
 
 export interface SdkServer extends SegmentServer {
   events(projectId: number): Promise<Row[]>
+  // A new collector token of the project (write-only: what a browser page carries).
+  collectorToken(projectId: number): Promise<string>
   // A Snowplow collector URL of the project: `<inlet>/v1/snowplow/<token>`.
   collector(projectId: number): Promise<string>
 }
 
 export async function startSdkServer(): Promise<SdkServer> {
   const inlet = await startSegmentServer(fullBufferEnv(QUEUE))
+  const collectorToken = async (projectId: number) => {
+    const r = await fetch(`${inlet.url}/admin/projects/${projectId}/collector-tokens`, {
+      method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'sdk test' }),
+    })
+    if (r.status !== 201) throw new Error(`collector token creation failed: ${r.status} ${await r.text()}`)
+    return ((await r.json()) as { token: string }).token
+  }
   return {
     ...inlet,
     events: async projectId => await inlet.sql<Row[]>`
       select id, type, name, user_id, anonymous_id, session_id, properties, context, "timestamp"
       from events where project_id = ${projectId} order by "timestamp", id`,
-    async collector(projectId) {
-      const r = await fetch(`${inlet.url}/admin/projects/${projectId}/collector-tokens`, {
-        method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'sdk test' }),
-      })
-      if (r.status !== 201) throw new Error(`collector token creation failed: ${r.status} ${await r.text()}`)
-      return `${inlet.url}${((await r.json()) as { snowplow_collector: string }).snowplow_collector}`
-    },
+    collectorToken,
+    collector: async projectId => `${inlet.url}/v1/snowplow/${await collectorToken(projectId)}`,
   }
 }
 

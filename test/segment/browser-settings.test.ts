@@ -3,7 +3,7 @@
 // the browser reached it), and CORS that allows every header they send.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { startInlet, type TestInlet } from '../support/inlet'
+import { ADMIN_TOKEN, startInlet, type TestInlet } from '../support/inlet'
 
 let inlet: TestInlet
 beforeAll(async () => { inlet = await startInlet() })
@@ -48,4 +48,16 @@ test('a /v1 preflight allows what analytics-next and rudderstack-js send: Author
     const allowed = r.headers.get('access-control-allow-headers')!.split(',').map(h => h.trim())
     for (const h of ['authorization', 'content-type', 'anonymousid', 'sentat', 'x-retry-count']) expect(allowed).toContain(h)
   }
+})
+
+test('a collector token is a write key for the browser SDKs: it writes through /v1 (Basic or in the body) and reads nothing', async () => {
+  const { id, api_key } = await inlet.project()
+  const created = await inlet.request('POST', `/admin/projects/${id}/collector-tokens`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: { name: 'web' } })
+  const token = created.body.token as string
+  const basic = { authorization: `Basic ${Buffer.from(`${token}:`).toString('base64')}`, 'content-type': 'application/json' }
+  expect((await inlet.request('POST', '/v1/track', { headers: basic, body: { messageId: 'ct-w1', anonymousId: 'a', event: 'Viewed' } })).status).toBe(200)
+  const inBody = await inlet.request('POST', '/v1/t', { raw: JSON.stringify({ writeKey: token, type: 'track', messageId: 'ct-w2', anonymousId: 'a', event: 'Viewed' }), headers: { 'content-type': 'text/plain' } })
+  expect(inBody.status).toBe(200)
+  expect((await inlet.request('GET', '/v1/events', { headers: basic })).status).toBe(401)
+  expect((await inlet.request('GET', '/v1/events', { key: api_key })).body.data.map((e: { id: string }) => e.id).sort()).toEqual(['ct-w1', 'ct-w2'])
 })

@@ -7,7 +7,8 @@
 //
 // The project key is the PostHog project token: `api_key`/`token` in the body (or
 // in each event, or `?token=`), as PostHog reads it; or an Inlet key header, which
-// wins and is checked before the body is read.
+// wins and is checked before the body is read. It is an API key or a collector token
+// (`ct_…`): the one to give posthog-js, whose token anyone can read in the page.
 //
 // Answers, as the SDKs depend on them (docs/sdk-wire-formats.md):
 // - exactly 200 `{"status": 1, accepted, duplicates, rejected, results}` once the
@@ -32,7 +33,7 @@ import { posthogFormat, splitPosthog } from '../../ingest/posthog'
 import type { KeyOwner } from '../../store/projects'
 import { keyFromHeaders } from '../auth'
 import { readBody } from '../body'
-import { authenticate, type Deps, requestContextOf } from '../context'
+import { authenticateWriter, type Deps, requestContextOf } from '../context'
 import { credentialedCors, credentialedPreflight } from '../cors'
 import { json } from '../respond'
 import { BatchOut, doc, ErrorBody } from '../schemas'
@@ -45,7 +46,7 @@ export const CAPTURE_PATHS = ['/e', '/i/v0/e', '/capture', '/batch', '/track'] a
 async function authenticatePosthog(deps: Deps, request: Request, set: SetHeaders, key: string | null): Promise<KeyOwner> {
   if (key === null) throw new InletError('unauthorized', 'a project key is required: api_key or token in the body, ?token=, or an Authorization header')
   try {
-    return await authenticate(deps, request, set, key)
+    return await authenticateWriter(deps, request, set, key)
   } catch (e) {
     if (!(e instanceof InletError) || e.code !== 'rate_limited') throw e
     throw new InletError('rate_limited', `${e.message}; answered 503 so PostHog SDKs retry (posthog-js drops a 429)`, undefined, e.retryAfterS, { status: 503 })
@@ -111,7 +112,8 @@ export function posthogRoutes(deps: Deps) {
         + '`$device_id`/`$anon_distinct_id` → anonymous_id, `$session_id` → session_id; type identify/alias/group/page/screen/track from the event name) '
         + 'and validated on its own: 200 when any is stored (the others in `results`), 422 when none is. 204 with `beacon=1`. '
         + 'A spent rate limit answers **503** + Retry-After (code `rate_limited`): posthog-js drops every 4xx. '
-        + 'Key: `api_key`/`token` in the body or events, `?token=`, or an Authorization/X-API-Key header. $snapshot events are rejected.',
+        + 'Key: `api_key`/`token` in the body or events, `?token=`, or an Authorization/X-API-Key header; an API key or a '
+        + 'collector token (`ct_…`, write-only: the one for a browser). $snapshot events are rejected.',
     })
     app.post(path, handler, { parse: 'none', detail })
     app.get(path, handler, { detail: { ...detail, summary: `${detail.summary} (GET, data= in the query)`, requestBody: undefined } })

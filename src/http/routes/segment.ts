@@ -26,7 +26,7 @@ import type { KeyOwner } from '../../store/projects'
 import { keyFromHeaders } from '../auth'
 import { readJson } from '../body'
 import { json } from '../respond'
-import { authenticate, type Deps, requestContextOf } from '../context'
+import { authenticateWriter, type Deps, requestContextOf } from '../context'
 import { BatchOut, doc, Time } from '../schemas'
 
 type SetHeaders = { headers: Record<string, string | number>; status?: number | string }
@@ -91,7 +91,8 @@ const segmentBatch = (l: Limits) => t.Object({
 const BatchOk = t.Object({ success: t.Literal(true), ...BatchOut.properties }, { title: 'SegmentBatchOk' })
 
 const AUTH_TEXT = 'Authentication: HTTP Basic with the project key as user name (what the SDKs send), '
-  + 'Bearer, X-API-Key, or `writeKey` in the body (analytics.js). '
+  + 'Bearer, X-API-Key, or `writeKey` in the body (analytics.js). The key may be a collector token (`ct_…`, write-only), '
+  + 'the credential to put in a browser page. '
 
 // The key comes from a header when there is one, so the body is read only after the
 // caller is known and rate-limited; otherwise it is read first, for its writeKey.
@@ -99,12 +100,12 @@ async function authenticatedBody(deps: Deps, request: Request, set: SetHeaders):
   const limit = deps.config.limits.BODY_BYTES_MAX
   const headerKey = keyFromHeaders(request.headers)
   if (headerKey) {
-    const owner = await authenticate(deps, request, set, headerKey)
+    const owner = await authenticateWriter(deps, request, set, headerKey)
     return { owner, value: (await readJson(request, limit)).value }
   }
   const { value } = await readJson(request, limit)
   const writeKey = isObject(value) && typeof value.writeKey === 'string' ? value.writeKey : null
-  return { owner: await authenticate(deps, request, set, writeKey), value }
+  return { owner: await authenticateWriter(deps, request, set, writeKey), value }
 }
 
 export function segmentRoutes(deps: Deps) {

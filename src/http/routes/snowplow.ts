@@ -20,9 +20,9 @@ import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { snowplowFormat } from '../../ingest/snowplow'
 import { decodeSnowplowPost, snowplowQueryEvent } from '../../ingest/snowplow-decode'
-import type { CollectorToken } from '../../store/collector-tokens'
+import type { KeyOwner } from '../../store/projects'
 import { readBody } from '../body'
-import { type Deps, requestContextOf, spendRequest } from '../context'
+import { authenticateCollector, type Deps, requestContextOf } from '../context'
 import { credentialedCors, credentialedPreflight } from '../cors'
 import { json } from '../respond'
 import { BatchOut, doc } from '../schemas'
@@ -34,14 +34,10 @@ export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2'
 // A transparent 1x1 GIF, what a collector's pixel answers.
 const GIF = Buffer.from('R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64')
 
-async function collector(deps: Deps, request: Request, set: SetHeaders, token: string): Promise<CollectorToken> {
+// An unknown or revoked token is 401, not 404: Snowplow trackers retry a 404 forever, never a 401.
+async function collector(deps: Deps, request: Request, set: SetHeaders, token: string): Promise<KeyOwner> {
   Object.assign(set.headers, credentialedCors(request))
-  const found = await deps.collectorTokens.resolve(token)
-  // 401, not 404: Snowplow trackers retry a 404 forever, never a 401.
-  if (!found) throw new InletError('unauthorized', 'this collector URL\'s token is unknown or revoked')
-  deps.live?.rejections.attribute(request, found.projectId) // hook (issue 11): a refusal from here on is logged for this project
-  spendRequest(deps, set, found.projectId, found.rpm)
-  return found
+  return await authenticateCollector(deps, request, set, token)
 }
 
 const SnowplowOk = t.Object({ status: t.Literal('ok'), ...BatchOut.properties }, { title: 'SnowplowOk' })
