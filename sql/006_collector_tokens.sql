@@ -1,8 +1,9 @@
--- Collector tokens: the public credential of a tracker that cannot send a project
--- key, such as a Snowplow tracker, which posts to
--- /v1/snowplow/<token>/com.snowplowanalytics.snowplow/tp2. The token sits in every
--- page that tracks, so it grants only writing events into its project; the operator
--- revokes it (revoked_at) and creates another. Like an API key, only its SHA-256 is
+-- Collector tokens: the public credential of tracking code, which anyone can read:
+-- a Snowplow tracker (it sends no key, so the token is in its collector URL,
+-- /v1/snowplow/<token>/com.snowplowanalytics.snowplow/tp2), or a browser page's
+-- posthog-js, analytics.js or rudderstack-js (as their project token or write key).
+-- It grants only writing events into its project; the operator revokes it
+-- (revoked_at) and creates another. Like an API key, only its SHA-256 is
 -- stored, beside the short visible prefix that names it for listing and revocation.
 -- Every unique key is led by project_id, except the two lookups a token is found by
 -- (its hash, for a request; its prefix, for the operator), as for api_keys.

@@ -1,5 +1,6 @@
 // /admin/* for collector tokens (store/collector-tokens.ts): create one for a project
-// (shown once, with the collector URL a Snowplow tracker is given), list a
+// (shown once, with the collector URL a Snowplow tracker is given; browser SDKs take
+// the token itself as their key), list a
 // project's tokens (never the tokens themselves), revoke one by its prefix.
 
 import { Elysia, t } from 'elysia'
@@ -43,10 +44,11 @@ export function collectorAdminRoutes(deps: Deps, adminToken: string) {
     }, {
       parse: 'none',
       detail: doc({
-        tag: 'admin', summary: 'Create a collector token (shown once) for trackers that send no key, such as Snowplow\'s',
+        tag: 'admin', summary: 'Create a collector token (shown once): the write-only credential for tracking code anyone can read',
         body: TokenIn, ok: TokenCreated, okStatus: 201, errors: [400, 401, 404, 422],
-        description: 'A Snowplow tracker is given `<inlet>/v1/snowplow/<token>` as its collector endpoint. The token is public (it sits in '
-          + 'every tracked page) and only writes events into its project, spending the project\'s rate limit.',
+        description: 'A Snowplow tracker is given `<inlet>/v1/snowplow/<token>` as its collector endpoint; posthog-js, analytics.js and '
+          + 'rudderstack-js take the token as their project token / write key. It only writes events into its project (the query '
+          + 'routes refuse it), spending the project\'s rate limit.',
       }),
     })
     .get('/projects/:id/collector-tokens', async ({ params }) => {
