@@ -105,7 +105,8 @@ export class RejectionLog {
     const indexes = [...rejected.keys()].slice(-this.perProjectMax)
     for (const index of indexes) {
       const raw = (raws[index] ?? {}) as Record<string, unknown>
-      const id = text(raw.id ?? raw.messageId)
+      // Each wire format's own id field: Inlet's, Segment's, PostHog's, Snowplow's.
+      const id = text(raw.id ?? raw.messageId ?? raw.uuid ?? raw.eid)
       const name = text(raw.name ?? raw.event)
       this.add(projectId, {
         at, route, status: 422, code: 'validation_failed', message: `event ${index} of the batch is invalid`, index,

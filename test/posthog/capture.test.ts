@@ -123,6 +123,11 @@ describe('answers', () => {
     expect([none.status, none.body.error.code]).toEqual([422, 'validation_failed'])
     expect(none.body.error.details[0].errors[0].path).toBe('/event')
     expect((await rows(id)).map(r => r.id)).toEqual(['ph-m1'])
+    // The console's rejection log names each refused event by its uuid.
+    const log = (await inlet.request('GET', '/v1/debug/rejections', { key: api_key })).body.data as any[]
+    expect(log.filter(r => r.index !== undefined).map(r => [r.route, r.id, r.name, r.errors[0].path])).toEqual([
+      ['POST /batch/', 'ph-m3', '', '/event'], ['POST /batch/', 'ph-m2', 'no-user', '/distinct_id'],
+    ])
   })
 
   test('a beacon (beacon=1) is answered 204 with no body once stored', async () => {

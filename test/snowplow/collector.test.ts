@@ -126,6 +126,18 @@ describe('answers', () => {
     expect((await rows(id)).map(r => r.id)).toEqual(['sp-a1'])
   })
 
+  test('a refused event is in the project\'s rejection log under its eid, with the token left out of the route', async () => {
+    const project = await inlet.project()
+    const c = await collector(project.id)
+    expect((await inlet.request('GET', `${c.snowplow_collector}/i?e=se&eid=sp-rj1&se_ca=checkout`)).status).toBe(422)
+    expect((await postEvents(c.snowplow_collector, [se('sp-rj2'), { e: 'pv', eid: 'sp-rj3', dtm: 'soon' }])).status).toBe(200)
+    const log = (await inlet.request('GET', '/v1/debug/rejections', { key: project.api_key })).body.data as any[]
+    expect(log.map(r => [r.route, r.status, r.id, r.errors[0].path])).toEqual([
+      [`POST /v1/snowplow/:token${TP2}`, 422, 'sp-rj3', '/dtm'], ['GET /v1/snowplow/:token/i', 422, 'sp-rj1', '/se_ac'],
+    ])
+    expect(JSON.stringify(log)).not.toContain(c.token)
+  })
+
   test('a gzip body is read, and a POST sent twice answers 200 both times and is stored once', async () => {
     const { id } = await inlet.project()
     const c = await collector(id)

@@ -81,6 +81,7 @@ export function snowplowRoutes(deps: Deps) {
       const { projectId } = await collector(deps, request, set, params.token)
       const req = requestContextOf(deps, request, projectId, true)
       const event = snowplowQueryEvent(new URL(request.url).searchParams)
+      deps.live?.rejections.attribute(request, projectId, { id: event.eid, name: event.e }) // hook (issue 11): a refusal names this event
       await deps.ingest.one(req, event, snowplowFormat(req, limits))
       set.headers['content-type'] = 'image/gif'
       set.headers['cache-control'] = 'no-cache, no-store, must-revalidate'
