@@ -26,7 +26,7 @@ export function routeLabel(pathname: string): string {
   if (pathname.startsWith('/v1/events/')) return '/v1/events/:id'
   if (pathname.startsWith('/v1/webhooks/')) return '/v1/webhooks/:token'
   if (pathname.startsWith('/v1/snowplow/')) return '/v1/snowplow/:token'
-  if (/^\/(e|i\/v0\/e|capture|batch|track|flags|decide)\/?$/.test(pathname)) return '/posthog'
+  if (/^\/(e|i\/v0\/e|i\/v0\/ai\/batch|capture|batch|track|flags|decide)\/?$/.test(pathname)) return '/posthog'
   if (pathname.startsWith('/v1/reports/')) return pathname.length < 40 ? pathname : '/v1/reports/other'
   if (/^\/v1\/(track|identify|page|screen|group|alias|batch|import)$/.test(pathname)) return pathname
   if (pathname.startsWith('/admin/')) return '/admin'

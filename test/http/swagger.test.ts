@@ -34,7 +34,7 @@ test('the OpenAPI document describes every route family with its schemas', async
 test('the OpenAPI document describes the PostHog, Snowplow and browser-SDK routes and the collector-token admin', async () => {
   const spec = (await (await fetch(`${server.url}/swagger/json`)).json()) as any
   const paths = [
-    '/e', '/i/v0/e', '/capture', '/batch', '/track', '/s', '/flags', '/decide', '/array/{token}/config', '/array/{token}/config.js',
+    '/e', '/i/v0/e', '/capture', '/batch', '/track', '/i/v0/ai/batch', '/s', '/flags', '/decide', '/array/{token}/config', '/array/{token}/config.js',
     '/v1/snowplow/{token}/com.snowplowanalytics.snowplow/tp2', '/v1/snowplow/{token}/i',
     '/v1/projects/{writeKey}/settings', '/sourceConfig', '/admin/projects/{id}/collector-tokens', '/admin/collector-tokens/{prefix}',
   ]

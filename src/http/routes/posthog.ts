@@ -1,4 +1,4 @@
-// PostHog-compatible capture: /e/, /i/v0/e/, /capture/, /batch/ and /track/ (with
+// PostHog-compatible capture: /e/, /i/v0/e/, /capture/, /batch/, /track/ and /i/v0/ai/batch/ (with
 // or without the slash; GET with `data=` or POST) take what PostHog's SDKs send,
 // unchanged, so posthog-js and posthog-node pointed at Inlet deliver into it. The
 // body is decoded the way PostHog's capture decodes it (ingest/posthog-decode.ts:
@@ -40,7 +40,8 @@ import { BatchOut, doc, ErrorBody } from '../schemas'
 
 type SetHeaders = { headers: Record<string, string | number>; status?: number | string }
 
-export const CAPTURE_PATHS = ['/e', '/i/v0/e', '/capture', '/batch', '/track'] as const
+// /i/v0/ai/batch/ is where posthog-node's captureAi sends ($ai_* events), in the /batch/ format.
+export const CAPTURE_PATHS = ['/e', '/i/v0/e', '/capture', '/batch', '/track', '/i/v0/ai/batch'] as const
 
 // A rate limit spent, answered so that every PostHog SDK retries it (see above).
 async function authenticatePosthog(deps: Deps, request: Request, set: SetHeaders, key: string | null): Promise<KeyOwner> {
