@@ -1,13 +1,14 @@
 // The real, unmodified @snowplow/node-tracker against the real server, through a
-// collector token's URL: page views, structured, self-describing, page ping and
-// screen view events with a context, by POST (base64, the default) and by the GET
+// collector token's URL: page views, structured, self-describing, page ping, screen
+// view, link click and ecommerce transaction (and item) events, some with a context, by POST (base64, the default) and by the GET
 // pixel (plain JSON), each stored once with its type, name, ids, properties and
 // context; and a POST Inlet refuses with 503 (a really full buffer) is sent again
 // by the tracker and stored once.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import {
-  buildPagePing, buildPageView, buildScreenView, buildSelfDescribingEvent, buildStructEvent, newTracker, type Tracker,
+  buildEcommerceTransaction, buildEcommerceTransactionItem, buildLinkClick, buildPagePing, buildPageView, buildScreenView,
+  buildSelfDescribingEvent, buildStructEvent, newTracker, type Tracker,
 } from '@snowplow/node-tracker'
 import { bufferFullAnswers, fillBuffer } from '../support/full-buffer'
 import { named, QUEUE, recent, type Row, type SdkServer, startSdkServer, until } from './harness'
@@ -39,12 +40,15 @@ async function trackAll(t: Tracker): Promise<void> {
     [ORDER_CONTEXT], { type: 'ttm', value: TRUE_TIME })
   t.track(buildPagePing({ pageUrl: 'https://example.com/pricing', minXOffset: 0, maxXOffset: 10, minYOffset: 0, maxYOffset: 500 }))
   t.track(buildScreenView({ name: 'Home', id: '0190b5a0-0000-7000-8000-0000000000aa' }))
+  t.track(buildLinkClick({ targetUrl: 'https://example.com/docs', elementId: 'docs-link' }))
+  t.track(buildEcommerceTransaction({ orderId: 'o-42', total: 19.99, currency: 'EUR' }))
+  t.track(buildEcommerceTransactionItem({ orderId: 'o-42', sku: 'sku-1', price: 9.99, quantity: 2, currency: 'EUR' }))
   await t.flush()
 }
 
 function checkCalls(rows: Row[]) {
-  expect(rows.map(r => r.name).sort()).toEqual(['$page', '$page_ping', 'checkout:add-to-basket', 'purchase', 'screen_view'])
-  expect(new Set(rows.map(r => r.id)).size).toBe(5)
+  expect(rows.map(r => r.name).sort()).toEqual(['$page', '$page_ping', '$transaction', '$transaction_item', 'checkout:add-to-basket', 'link_click', 'purchase', 'screen_view'])
+  expect(new Set(rows.map(r => r.id)).size).toBe(8)
   for (const r of rows) {
     expect(r).toMatchObject({ user_id: 'u1', anonymous_id: 'duid-0001', session_id: '6f1c2d9e-0000-4000-8000-000000000001' })
     expect(r.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4/) // the tracker's eid
@@ -64,10 +68,13 @@ function checkCalls(rows: Row[]) {
   // The tracker leaves out offsets of 0.
   expect(named(rows, '$page_ping')[0].properties).toEqual({ url: 'https://example.com/pricing', max_x: 10, max_y: 500 })
   expect(named(rows, 'screen_view')[0].properties).toMatchObject({ name: 'Home', id: '0190b5a0-0000-7000-8000-0000000000aa' })
+  expect(named(rows, 'link_click')[0].properties).toMatchObject({ targetUrl: 'https://example.com/docs', elementId: 'docs-link' })
+  expect(named(rows, '$transaction')[0].properties).toEqual({ order_id: 'o-42', total: 19.99, currency: 'EUR' })
+  expect(named(rows, '$transaction_item')[0].properties).toEqual({ order_id: 'o-42', sku: 'sku-1', price: 9.99, quantity: 2, currency: 'EUR' })
   for (const r of rows) if (r.name !== 'purchase') expect(recent(r.timestamp)).toBe(true)
 }
 
-test('node-tracker by POST (base64) delivers page view, structured, self-describing, page ping and screen view, each stored once', async () => {
+test('node-tracker by POST (base64) delivers page view, structured, self-describing, page ping, screen view, link click and a transaction with its item, each stored once', async () => {
   const { id } = await inlet.project()
   const failures: unknown[] = []
   await trackAll(tracker(await inlet.collector(id), 'post', true, failures))
@@ -75,13 +82,13 @@ test('node-tracker by POST (base64) delivers page view, structured, self-describ
   checkCalls(await inlet.events(id))
 }, TEST_MS)
 
-test('node-tracker by the GET pixel (plain JSON contexts) delivers the same five events, each stored once', async () => {
+test('node-tracker by the GET pixel (plain JSON contexts) delivers the same eight events, each stored once', async () => {
   const { id } = await inlet.project()
   const failures: unknown[] = []
   const t = tracker(await inlet.collector(id), 'get', false, failures)
   await trackAll(t)
   // bufferSize 1: each event went in its own request, flushed as it was tracked.
-  await until(async () => (await inlet.events(id)).length >= 5)
+  await until(async () => (await inlet.events(id)).length >= 8)
   expect(failures).toEqual([])
   checkCalls(await inlet.events(id))
 }, TEST_MS)
