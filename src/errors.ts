@@ -29,10 +29,13 @@ export class InletError extends Error {
     readonly details?: unknown[],
     // Seconds; sent as Retry-After with 429 and 503.
     readonly retryAfterS?: number,
-    options?: { cause?: unknown },
+    // `status` overrides the code's own only where a client family needs another
+    // status for the same condition (PostHog routes answer a spent rate limit 503,
+    // which posthog-js retries, where it drops a 429); the code still says what happened.
+    options?: { cause?: unknown; status?: 503 },
   ) {
     super(message, options)
-    this.status = codes[code]
+    this.status = options?.status ?? codes[code]
   }
 
   body() {

@@ -22,6 +22,7 @@ import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { MembershipCache } from './store/memberships'
 import { PostgresWriter } from './store/sink'
+import { CollectorTokenCache } from './store/collector-tokens'
 import { WebhookSourceCache } from './store/webhooks'
 
 export interface InletOptions {
@@ -65,6 +66,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     config, sql, pipeline, ingest, metrics, log,
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
+    collectorTokens: new CollectorTokenCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
     health: { postgresUp, postgresReachable: reachable, writable: () => health.up || spill.writable },

@@ -18,6 +18,11 @@ import { opsRoutes } from './routes/ops'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
+import { collectorAdminRoutes } from './routes/collector-admin'
+import { posthogRoutes } from './routes/posthog'
+import { posthogConfigRoutes } from './routes/posthog-config'
+import { sdkSettingsRoutes } from './routes/sdk-settings'
+import { snowplowRoutes } from './routes/snowplow'
 import { webhookAdminRoutes } from './routes/webhook-admin'
 import { webhookRoutes } from './routes/webhooks'
 import { swagger } from './swagger'
@@ -32,10 +37,15 @@ export function createApp(deps: Deps) {
     .use(liveRoutes(deps)) // issue 11: before queryRoutes, whose /v1/events/:id would match /v1/events/stream
     .use(queryRoutes(deps))
     .use(segmentRoutes(deps))
+    .use(sdkSettingsRoutes()) // issue 12: the settings Segment's and RudderStack's browser SDKs load first
+    .use(posthogRoutes(deps)) // issue 12: PostHog capture, and the config its SDKs load
+    .use(posthogConfigRoutes())
+    .use(snowplowRoutes(deps)) // issue 12: a Snowplow collector per collector token
     .use(webhookRoutes(deps))
     .use(reportRoutes(deps))
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
+  if (deps.config.adminToken) app.use(collectorAdminRoutes(deps, deps.config.adminToken)) // issue 12
   if (deps.config.adminToken) app.use(deadLetterRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(adminKeyRoutes(deps, deps.config.adminToken)) // issue 11: the console lists keys
   return app

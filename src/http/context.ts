@@ -13,6 +13,7 @@ import type { OnBug, Pipeline } from '../pipeline/flusher'
 import type { Sql } from '../store/db'
 import type { MembershipCache } from '../store/memberships'
 import type { KeyOwner } from '../store/projects'
+import { COLLECTOR_TOKEN_PREFIX, type CollectorTokenCache } from '../store/collector-tokens'
 import type { WebhookSourceCache } from '../store/webhooks'
 import { type KeyCache, keyFromHeaders } from './auth'
 import type { RateLimiter } from './rate-limit'
@@ -43,6 +44,8 @@ export interface Deps {
   metrics: Metrics
   keys: KeyCache
   webhookSources: WebhookSourceCache
+  // Snowplow collector tokens (issue 12).
+  collectorTokens: CollectorTokenCache
   limiter: RateLimiter
   log: Log
   health: Health
@@ -68,6 +71,23 @@ export async function authenticate(deps: Deps, request: Request, set: SetHeaders
   deps.live?.rejections.attribute(request, owner.projectId) // hook (issue 11): a refusal from here on is logged for this project
   spendRequest(deps, set, owner.projectId, owner.rpm)
   return owner
+}
+
+// A collector token (store/collector-tokens.ts): the public, write-only credential of
+// tracking code anyone can read (a page, an app). Found or 401; spends like a key.
+export async function authenticateCollector(deps: Deps, request: Request, set: SetHeaders, token: string): Promise<KeyOwner> {
+  const found = await deps.collectorTokens.resolve(token)
+  if (!found) throw new InletError('unauthorized', 'the collector token is unknown or revoked')
+  deps.live?.rejections.attribute(request, found.projectId) // hook (issue 11)
+  spendRequest(deps, set, found.projectId, found.rpm)
+  return found
+}
+
+// The credential of an SDK route that only writes (Segment's, PostHog's): an API key,
+// or a collector token, so a browser page can carry a credential that reads nothing.
+export async function authenticateWriter(deps: Deps, request: Request, set: SetHeaders, credential: string | null): Promise<KeyOwner> {
+  if (credential?.startsWith(COLLECTOR_TOKEN_PREFIX)) return authenticateCollector(deps, request, set, credential)
+  return authenticate(deps, request, set, credential)
 }
 
 // Spends one request from the project's bucket (also for callers that hold no API

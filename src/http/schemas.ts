@@ -81,9 +81,11 @@ const STATUS_TEXT: Record<number, string> = {
 export function doc(o: {
   tag: string; summary: string; description?: string; body?: object
   ok: object; okStatus?: number; errors?: number[]
+  // The success answer's media type when it is not JSON (a tracking pixel, a script).
+  okType?: string
 }) {
   const responses: Record<string, unknown> = {
-    [o.okStatus ?? 200]: { description: STATUS_TEXT[o.okStatus ?? 200], content: json(o.ok) },
+    [o.okStatus ?? 200]: { description: STATUS_TEXT[o.okStatus ?? 200], content: o.okType ? { [o.okType]: { schema: o.ok } } : json(o.ok) },
   }
   for (const s of o.errors ?? []) responses[s] = { description: STATUS_TEXT[s], content: json(ErrorBody) }
   return {

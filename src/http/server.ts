@@ -26,6 +26,7 @@ const queueFull = () => new InletError('overloaded',
 
 const REPORTS = new Set(['/v1/reports/counts', '/v1/reports/funnel', '/v1/reports/retention'])
 const SEGMENT = new Set(['track', 'identify', 'page', 'screen', 'group', 'alias', 'batch', 'import', 't', 'i', 'p', 's', 'g', 'a', 'b'])
+const POSTHOG = new Set(['e', 'i/v0/e', 'i/v0/ai/batch', 'capture', 'batch', 'track', 'flags', 'decide'])
 const OPS = new Set(['/', '/health', '/ready', '/metrics', '/console'])
 
 // Metric label for a path: a fixed set, so label cardinality is bounded whatever
@@ -34,6 +35,8 @@ export function routeLabel(path: string): string {
   if (path === '/v1/events' || path === '/v1/events/batch') return path
   if (path.startsWith('/v1/events/')) return path === '/v1/events/stream' ? path : '/v1/events/:id'
   if (path.startsWith('/v1/webhooks/')) return '/v1/webhooks/:token'
+  if (path.startsWith('/v1/snowplow/')) return '/v1/snowplow/:token'
+  if (POSTHOG.has(path.slice(1, path.endsWith('/') ? -1 : undefined))) return '/posthog'
   if (path.startsWith('/v1/reports/')) return REPORTS.has(path) ? path : '/v1/reports/other'
   if (path.startsWith('/v1/') && SEGMENT.has(path.slice(4))) return path
   if (path.startsWith('/admin/')) return '/admin'

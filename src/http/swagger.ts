@@ -23,6 +23,9 @@ export function swagger() {
       path: '/swagger',
       specPath: '/swagger/json',
       provider: 'swagger-ui',
+      // Paths with a dot are documented too: the Snowplow tp2 route and posthog-js's config.js
+      // (static assets are hidden from the document by their own `hide`).
+      exclude: { staticFile: false },
       swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css`, autoDarkMode: false },
       documentation: {
         info: {
@@ -33,10 +36,12 @@ export function swagger() {
         tags: [
           { name: 'ingest', description: 'Send events (answered once durable)' },
           { name: 'segment', description: 'Segment/RudderStack-compatible HTTP Tracking API' },
+          { name: 'posthog', description: 'PostHog-compatible capture, and the config PostHog SDKs load' },
+          { name: 'snowplow', description: 'Snowplow collector (tracker protocol v2), per collector token' },
           { name: 'webhooks', description: 'Signed third-party webhooks' },
           { name: 'query', description: 'Read events back' },
           { name: 'reports', description: 'Counts, funnels, retention' },
-          { name: 'admin', description: 'Projects, keys, webhook sources (INLET_ADMIN_TOKEN)' },
+          { name: 'admin', description: 'Projects, keys, webhook sources, collector tokens (INLET_ADMIN_TOKEN)' },
           { name: 'ops', description: 'Health, readiness, metrics' },
         ],
         components: {

@@ -33,7 +33,8 @@ const isForm = (contentType: string | null) => (contentType ?? '').toLowerCase()
 // The payload bytes and the compression they are in, before inflating or parsing.
 function unwrap(wire: PosthogWire, limit: number): Decoded<{ bytes: Uint8Array; compression: Compression }> {
   const queryData = wire.query.get('data')
-  let bytes: Uint8Array = queryData ? Buffer.from(queryData, 'latin1') : wire.body
+  // A query decoder turns base64's '+' into ' ' when the sender did not escape it.
+  let bytes: Uint8Array = queryData ? Buffer.from(queryData.replaceAll(' ', '+'), 'latin1') : wire.body
   if (bytes.byteLength === 0) return fail('malformed_json', 'the request holds no payload (no body and no data= parameter)')
   let compression = hint(wire.query.get('compression'))
   const encoding = wire.contentEncoding?.trim().toLowerCase()
@@ -48,6 +49,8 @@ function unwrap(wire: PosthogWire, limit: number): Decoded<{ bytes: Uint8Array; 
     const decoded = base64Capped(raw, limit, 'the base64 payload')
     if (!decoded.ok) return decoded
     bytes = decoded.value
+    // A base64 hint names this very layer (`GET /e/?data=<base64>&compression=base64`): it is decoded now.
+    if (compression === 'base64') compression = null
   } else if (isForm(wire.contentType) && !queryData) {
     const form = new URLSearchParams(raw)
     compression = hint(form.get('compression')) ?? compression

@@ -21,7 +21,8 @@
 // Session recordings ($snapshot, $snapshot_items) are not events: see isRecording.
 
 import type { ErrorDetail } from '../errors'
-import { isObject, jsonType, parseTime } from './validate'
+import type { Format } from './index'
+import { isObject, jsonType, parseTime, type RequestContext } from './validate'
 import type { WireProblem } from './wire-decode'
 
 export type PosthogType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'alias'
@@ -178,4 +179,11 @@ export function mapPosthogEvent(raw: unknown, ctx: MapContext): MappedEvent {
     return path
   }
   return { type, event, errors, rename }
+}
+
+// The ingest format of one capture request's events: each mapped here, its clock
+// skew corrected from the request's sent_at, then validated by ingest/index.ts.
+export function posthogFormat(sentAtMs: number | null, req: RequestContext, skewMsMax: number): Format {
+  const ctx: MapContext = { receivedAtMs: req.receivedAtMs, sentAtMs, skewMsMax }
+  return { type: 'track', invalid: 'the PostHog event is invalid', map: raw => mapPosthogEvent(raw, ctx) }
 }

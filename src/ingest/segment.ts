@@ -6,7 +6,8 @@
 //
 //   messageId → id            event → name (track); `$identify`, `$page`, … otherwise
 //   userId → user_id          anonymousId → anonymous_id (numbers become strings)
-//   properties + traits → properties (plus page/screen `name`/`category`,
+//   properties + traits → properties (an identify with no traits: context.traits, as
+//                          RudderStack's browser SDK sends them; plus page/screen `name`/`category`,
 //                          group `groupId`, alias `previousId`, so nothing is lost)
 //   context → context (a batch's top-level context is merged under each message's)
 //   timestamp, else originalTimestamp (RudderStack), shifted by the clock skew that
@@ -93,8 +94,12 @@ export function mapMessage(
   const errors: ErrorDetail[] = []
   const type = fixed ?? messageType(errors, raw)
   const properties = bag(errors, raw, 'properties')
-  const traits = bag(errors, raw, 'traits')
   const context = bag(errors, raw, 'context')
+  // RudderStack's browser SDK sends an identify's traits only as context.traits (the
+  // user's traits, which Segment's spec puts there on other calls): they are the
+  // identify's properties then. Either way context keeps them.
+  const fromContext = type === 'identify' && (raw.traits === undefined || raw.traits === null) && isObject(context.traits)
+  const traits = fromContext ? context.traits as Message : bag(errors, raw, 'traits')
   const event: Message = {
     id: id(errors, raw, 'messageId', false),
     user_id: id(errors, raw, 'userId', false),

@@ -17,8 +17,9 @@
 //      that stm (device time at sending) reveals, else the time received.
 
 import type { ErrorDetail } from '../errors'
+import type { Format } from './index'
 import { CONTEXTS_SCHEMA, igluParts, selfDescribing, UNSTRUCT_EVENT_SCHEMA } from './snowplow-decode'
-import { isObject, jsonType } from './validate'
+import { isObject, jsonType, type RequestContext } from './validate'
 
 export type SnowplowType = 'track' | 'page'
 
@@ -163,4 +164,12 @@ export function mapSnowplowEvent(raw: unknown, ctx: MapContext): MappedEvent {
     return kept ? `/${kept[1]}` : path
   }
   return { type: e === undefined || !['pv', 'pp', 'se', 'ue', 'tr', 'ti'].includes(e) ? null : e === 'pv' ? 'page' : 'track', event, errors: unique, rename }
+}
+
+// The ingest format of a collector request's tp2 events: each mapped here (its
+// clock skew corrected from its own stm), then validated by ingest/index.ts. A
+// nested ue_px / cx may decode to at most one event's size.
+export function snowplowFormat(req: RequestContext, limits: { SKEW_MS_MAX: number; EVENT_BYTES_MAX: number }): Format {
+  const ctx: MapContext = { receivedAtMs: req.receivedAtMs, skewMsMax: limits.SKEW_MS_MAX, nestedBytesMax: limits.EVENT_BYTES_MAX }
+  return { type: 'track', invalid: 'the Snowplow event is invalid', map: raw => mapSnowplowEvent(raw, ctx) }
 }

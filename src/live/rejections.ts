@@ -45,7 +45,7 @@ function cutErrors(errors: readonly unknown[] | undefined): ErrorDetail[] | unde
 
 // The route as a person reads it; a webhook's token is a credential and stays out.
 export function routeOf(method: string, pathname: string): string {
-  return `${method} ${cut(pathname.replace(/^\/v1\/webhooks\/[^/]+/, '/v1/webhooks/:token'))}`
+  return `${method} ${cut(pathname.replace(/^\/v1\/(webhooks|snowplow)\/[^/]+/, '/v1/$1/:token'))}`
 }
 
 class Ring {
@@ -105,7 +105,8 @@ export class RejectionLog {
     const indexes = [...rejected.keys()].slice(-this.perProjectMax)
     for (const index of indexes) {
       const raw = (raws[index] ?? {}) as Record<string, unknown>
-      const id = text(raw.id ?? raw.messageId)
+      // Each wire format's own id field: Inlet's, Segment's, PostHog's, Snowplow's.
+      const id = text(raw.id ?? raw.messageId ?? raw.uuid ?? raw.eid)
       const name = text(raw.name ?? raw.event)
       this.add(projectId, {
         at, route, status: 422, code: 'validation_failed', message: `event ${index} of the batch is invalid`, index,

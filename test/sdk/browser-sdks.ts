@@ -53,6 +53,8 @@ export async function startPageServer(): Promise<PageServer> {
     port: 0,
     async fetch(req) {
       const path = new URL(req.url).pathname
+      // Chromium asks every page for one; a 404 would be a console error to explain.
+      if (path === '/favicon.ico') return new Response(null, { status: 204 })
       const sdk = path.match(/^\/(?:sdk\/)?([a-z-]+)(\.js|\.html)$/)
       if (!sdk || !(sdk[1] in BROWSER_SDKS)) return new Response('not found', { status: 404 })
       const name = sdk[1] as BrowserSdk
@@ -74,9 +76,9 @@ export function chromiumPath(): string {
 
 // Headless Chromium with the network closed: any name but 127.0.0.1 fails to resolve,
 // so an SDK that reaches for its CDN or its vendor's API fails loudly instead of leaking.
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(executablePath = chromiumPath()): Promise<Browser> {
   return await chromium.launch({
-    executablePath: chromiumPath(),
+    executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],

@@ -5,7 +5,8 @@
 // Kinds: malformed JSON, wrong types, huge and deep bodies, gzip bombs and bad gzip,
 // invalid UTF-8, NUL characters and bytes, lone surrogates, SQL-looking strings in
 // keys, ids, paths and query parameters, junk credentials, bad webhook signatures,
-// lying Content-Length (raw sockets), unknown routes and wrong methods.
+// lying Content-Length (raw sockets), unknown routes and wrong methods; and the same
+// against the PostHog capture and Snowplow collector routes.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fc from 'fast-check'
@@ -33,6 +34,7 @@ let dataDir: string
 let key: string
 let projectId: number
 let webhookUrl: string
+let collectorUrl: string
 const sql = postgres(databaseUrl(), { max: 1, onnotice: () => {} })
 
 beforeAll(async () => {
@@ -46,6 +48,8 @@ beforeAll(async () => {
   ;({ api_key: key, id: projectId } = p)
   const s = await (await fetch(`${server.url}/admin/projects/${projectId}/webhook-sources`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'b', scheme: 'stripe', secret: 'battery-secret-0123456789' }) })).json() as { url: string }
   webhookUrl = s.url
+  const c = await (await fetch(`${server.url}/admin/projects/${projectId}/collector-tokens`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'b' }) })).json() as { snowplow_collector: string }
+  collectorUrl = c.snowplow_collector
 })
 afterAll(async () => {
   await server.kill()
@@ -63,6 +67,10 @@ interface Case {
   // Sent as is over a raw socket instead (lying Content-Length).
   wire?: string
   statuses: number[]
+  // The bytes after a too-short Content-Length can arrive in the same packet, where Bun's
+  // parser reads them as a second request, answers its own bare 400 and closes before
+  // Inlet's answer to the first is written: a 400 all the same, but not one Inlet renders.
+  bunMayAnswer?: true
 }
 
 const auth = () => ({ authorization: `Bearer ${key}` })
@@ -91,6 +99,13 @@ const wrongTyped = fc.record({
   properties: fc.option(fc.oneof(fc.array(fc.integer()), fc.string(), fc.integer(), fc.boolean()), { nil: undefined }),
   user_id: fc.option(fc.oneof(fc.integer(), fc.constant([]), fc.string({ minLength: 129, maxLength: 130 })), { nil: undefined }),
 }, { requiredKeys: ['name'] })
+
+const posthog = fc.constantFrom('/e/', '/i/v0/e/', '/batch/', '/capture/', '/track/')
+// A PostHog event that cannot be stored: its name is invalid, or it has no distinct_id.
+const wrongTypedPosthog = fc.oneof(
+  fc.record({ event: badName, distinct_id: fc.string({ minLength: 1, maxLength: 10 }), uuid: fc.option(fc.oneof(fc.integer(), fc.string({ minLength: 129, maxLength: 140 })), { nil: undefined }) }),
+  fc.record({ event: fc.string({ minLength: 1, maxLength: 20 }), properties: fc.option(fc.oneof(fc.array(fc.integer()), fc.string(), fc.integer()), { nil: undefined }) }),
+)
 
 const nest = (depth: number, leaf: string, open: string, close: string) => open.repeat(depth) + leaf + close.repeat(depth)
 
@@ -163,9 +178,19 @@ const cases: fc.Arbitrary<Case>[] = [
     wire: `POST /v1/events HTTP/1.1\r\nHost: inlet\r\nAuthorization: Bearer ${key}\r\nContent-Length: ${n}\r\n\r\n{"name":"x"}`,
   })),
   fc.tuple(fc.integer({ min: 1, max: 11 }), fc.string({ maxLength: 30 })).map(([n, tail]) => ({
-    kind: 'lying Content-Length (shorter than the body)', method: 'POST', path: '/v1/events', headers: {}, statuses: [400],
+    kind: 'lying Content-Length (shorter than the body)', method: 'POST', path: '/v1/events', headers: {}, statuses: [400], bunMayAnswer: true,
     wire: `POST /v1/events HTTP/1.1\r\nHost: inlet\r\nAuthorization: Bearer ${key}\r\nContent-Length: ${n}\r\n\r\n{"name":"x${tail.replace(/["\\]/g, '')}"}`,
   })),
+  // PostHog capture: a body that is no payload (400; an array of non-events, or text that
+  // happens to be base64 of JSON, is events that are all invalid: 422), events of wrong
+  // types, bombs whether announced or sniffed (posthog-js sends gzip with no header).
+  fc.tuple(posthog, malformed).map(([path, body]) => ({ kind: 'malformed JSON (PostHog)', method: 'POST', path, headers: auth(), body, statuses: [400, 422] })),
+  fc.tuple(posthog, fc.array(wrongTypedPosthog, { minLength: 1, maxLength: 5 })).map(([path, batch]) => ({ kind: 'wrong types (PostHog)', method: 'POST', path, headers: auth(), body: JSON.stringify({ batch }), statuses: [422] })),
+  fc.tuple(posthog, fc.constantFrom(...bombs), fc.boolean()).map(([path, bomb, announced]) => ({ kind: 'gzip bomb (PostHog)', method: 'POST', path, headers: { ...auth(), ...(announced ? { 'content-encoding': 'gzip' } : { 'content-type': 'text/plain' }) }, body: bomb, statuses: [413] })),
+  // Snowplow collector: no tp2 envelope (400), events that are all invalid (422), made-up tokens (401).
+  malformed.map(body => ({ kind: 'malformed JSON (Snowplow)', method: 'POST', path: `${collectorUrl}/com.snowplowanalytics.snowplow/tp2`, headers: { 'content-type': 'application/json' }, body, statuses: [400] })),
+  fc.tuple(sqlish, fc.constantFrom('e', 'eid', 'se_ca', 'ue_px', 'cx', 'dtm')).map(([v, field]) => ({ kind: 'SQL-looking tp2 field', method: 'GET', path: `${collectorUrl}/i?e=${field === 'e' ? enc(v) : 'ue'}&${field}=${enc(v)}`, headers: {}, statuses: [422] })),
+  sqlish.map(t => ({ kind: 'SQL-looking collector token', method: 'GET', path: `/v1/snowplow/${enc(t)}/i?e=pv`, headers: {}, statuses: [401] })),
   fc.array(fc.stringMatching(/^[a-z0-9_-]{1,12}$/), { minLength: 1, maxLength: 4 }).map(parts => ({ kind: 'unknown route', method: 'GET', path: `/zz/${parts.join('/')}`, headers: auth(), statuses: [404] })),
   fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH'), fc.constantFrom('/v1/events', '/v1/events/batch', '/health', '/v1/webhooks/abc')).map(([method, path]) => ({ kind: 'wrong method', method, path, headers: auth(), statuses: [405] })),
 ]
@@ -218,7 +243,8 @@ async function battery(runs: number, seed: number, outcomes: Map<string, number>
     const r = await run(c)
     const key = `${c.kind} → ${r.status}`
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
-    const ok = c.statuses.includes(r.status) && isContractError(r.text) && (r.contentType ?? '').includes('application/json')
+    const rendered = isContractError(r.text) && (r.contentType ?? '').includes('application/json')
+    const ok = c.statuses.includes(r.status) && (rendered || (c.bunMayAnswer === true && r.text === ''))
     if (!ok) failures.push(`${c.kind}: ${c.method} ${c.path.slice(0, 80)} → ${r.status} ${r.text.slice(0, 200)} (expected ${c.statuses})`)
   }), { numRuns: runs, seed, endOnFailure: true })
 }

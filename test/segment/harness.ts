@@ -69,10 +69,3 @@ export async function startSegmentServer(env: Record<string, string> = {}): Prom
 export async function until(check: () => Promise<boolean> | boolean, pollMs = 20): Promise<void> {
   while (!(await check())) await Bun.sleep(pollMs)
 }
-
-// The count of requests Inlet refused because its buffer was full, from /metrics.
-export async function bufferFullAnswers(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  const line = text.split('\n').find(l => l.startsWith('inlet_overloaded_total{') && l.includes('reason="buffer_full"'))
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
-}

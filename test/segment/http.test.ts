@@ -108,6 +108,20 @@ test('numeric userId, anonymousId and groupId are stored as strings; an empty us
   expect(t).toMatchObject({ user_id: null, anonymous_id: 'a' })
 })
 
+test('an identify with its traits only in context.traits (RudderStack\'s browser SDK) has them as properties; top-level traits win', async () => {
+  const p = await inlet.project()
+  const send = (messageId: string, extra: Record<string, unknown>) => inlet.request('POST', '/v1/identify', {
+    key: p.api_key, body: { messageId, userId: 'u1', context: { traits: { email: 'ada@example.com' } }, ...extra },
+  })
+  expect((await send('ct-1', {})).status).toBe(200)
+  expect((await send('ct-2', { traits: { plan: 'pro' } })).status).toBe(200)
+  const track = await inlet.request('POST', '/v1/track', { key: p.api_key, body: { messageId: 'ct-3', userId: 'u1', event: 'E', context: { traits: { email: 'x' } } } })
+  expect(track.status).toBe(200)
+  const [a, b, c] = await rows(p.id)
+  expect([a.properties, b.properties, c.properties]).toEqual([{ email: 'ada@example.com' }, { plan: 'pro' }, {}])
+  expect(a.context.traits).toEqual({ email: 'ada@example.com' })
+})
+
 test('timestamps are shifted by the sender\'s clock error: the message\'s sentAt, else the batch\'s', async () => {
   const p = await inlet.project()
   const hour = 3600_000

@@ -1,17 +1,15 @@
 // When Inlet answers 503 for a while, the unmodified SDKs back off, retry, and every
 // event is stored exactly once.
 //
-// How Inlet is made to answer 503, honestly: Postgres is slow. The test holds an
-// EXCLUSIVE lock on the events table (reads of keys and projects still work, so auth
-// does), the one flusher's INSERT waits on it, a filler request fills the tiny buffer
-// behind it, and from then on every ingest request is refused with 503 + Retry-After
-// (buffer full). FLUSH_COMMIT_MS_MAX is at its maximum so the slow commit is waited
-// for rather than given up. Releasing the lock lets everything through.
+// How Inlet is made to answer 503, honestly: Postgres is slow. A table lock holds the
+// one flusher's INSERT and a filler request fills the tiny buffer behind it
+// (test/support/full-buffer.ts); releasing the lock lets everything through.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import RudderAnalytics from '@rudderstack/rudder-sdk-node'
 import { Analytics } from '@segment/analytics-node'
-import { bufferFullAnswers, type SegmentServer, startSegmentServer, until } from './harness'
+import { bufferFullAnswers, fillBuffer as fillRig, fullBufferEnv } from '../support/full-buffer'
+import { type SegmentServer, startSegmentServer, until } from './harness'
 
 const QUEUE = 4
 // Generous: the SDKs back off for seconds between retries, and the machine may be busy.
@@ -19,43 +17,11 @@ const TEST_MS = 120_000
 
 let inlet: SegmentServer
 beforeAll(async () => {
-  inlet = await startSegmentServer({
-    FLUSHERS: '1', QUEUE_EVENTS_MAX: String(QUEUE), BATCH_EVENTS_MAX: String(QUEUE),
-    FLUSH_COMMIT_MS_MAX: '600000', PG_STATEMENT_TIMEOUT_MS: '3600000',
-  })
+  inlet = await startSegmentServer(fullBufferEnv(QUEUE))
 }, TEST_MS)
 afterAll(async () => { await inlet?.stop() }, TEST_MS)
 
-// Fills Inlet's buffer behind a flush that waits on a table lock. Returns the
-// release: it drops the lock and checks that the fillers were then acknowledged.
-async function fillBuffer(): Promise<() => Promise<void>> {
-  const filler = await inlet.project()
-  const locked = Promise.withResolvers<void>()
-  const release = Promise.withResolvers<void>()
-  const transaction = inlet.sql.begin(async tx => {
-    await tx`lock table events in exclusive mode`
-    locked.resolve()
-    await release.promise
-  })
-  await locked.promise
-  const post = (path: string, body: unknown) => fetch(`${inlet.url}${path}`, {
-    method: 'POST', headers: { authorization: `Bearer ${filler.api_key}` }, body: JSON.stringify(body),
-  })
-  // First one event, taken by the flusher, whose INSERT then waits on the lock...
-  const first = post('/v1/events', { name: 'filler' })
-  await until(async () => (await inlet.sql`
-    select count(*)::int as n from pg_stat_activity
-    where datname = current_database() and wait_event_type = 'Lock'`)[0].n > 0)
-  // ...then a full buffer's worth behind it.
-  const rest = post('/v1/events/batch', { events: Array.from({ length: QUEUE }, () => ({ name: 'filler' })) })
-  await until(async () => ((await (await fetch(`${inlet.url}/ready`)).json()) as { buffer: { depth: number } }).buffer.depth === QUEUE)
-  return async () => {
-    release.resolve()
-    await transaction
-    expect((await first).status).toBe(200)
-    expect((await rest).status).toBe(200)
-  }
-}
+const fillBuffer = () => fillRig(inlet, QUEUE)
 
 test('the Segment Node SDK retries through 503s and every event is stored exactly once', async () => {
   const { id, api_key } = await inlet.project()

@@ -150,6 +150,16 @@ describe('PostHog decoding limits and hostile bodies', () => {
     expect(decodePosthog(wire(`data=${encodeURIComponent(data)}`, form), event.length - 1)).toMatchObject({ ok: false, problem: { code: 'payload_too_large' } })
   })
 
+  test('a GET\'s data= parameter decodes with or without compression=base64, and with its + signs left unescaped', () => {
+    // '>>>' makes a '+' in the base64 text, which an unescaped query turns into ' '.
+    const payload = [{ event: 'x>>>', distinct_id: 'u', properties: {} }]
+    const data = Buffer.from(JSON.stringify(payload)).toString('base64')
+    expect(data).toContain('+')
+    for (const query of [`data=${encodeURIComponent(data)}`, `data=${encodeURIComponent(data)}&compression=base64`, `data=${data}`]) {
+      expect(decodePosthog(wire('', { method: 'GET', query: new URLSearchParams(query) }), LIMIT)).toMatchObject({ ok: true, value: { payload } })
+    }
+  })
+
   test('malformed gzip, base64, UTF-8 and JSON are each a 400 that says which', () => {
     const cases: [PosthogWire, string][] = [
       [wire(Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3])), 'not valid gzip'],

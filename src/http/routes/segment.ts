@@ -26,17 +26,21 @@ import type { KeyOwner } from '../../store/projects'
 import { keyFromHeaders } from '../auth'
 import { readJson } from '../body'
 import { json } from '../respond'
-import { authenticate, type Deps, requestContextOf } from '../context'
+import { authenticateWriter, type Deps, requestContextOf } from '../context'
 import { BatchOut, doc, Time } from '../schemas'
 
 type SetHeaders = { headers: Record<string, string | number>; status?: number | string }
 
 // Browsers post analytics.js's text/plain bodies cross-origin; the write key is public
 // by design (it sits in every page), and no cookie is read, so any origin may call.
+// analytics-next adds Authorization (so every call preflights) and X-Retry-Count on a
+// retry; @rudderstack/analytics-js adds AnonymousId and SentAt. A preflight not
+// allowing one of them makes the browser drop the call, so a preflight allows the
+// headers it asks for (these routes read no cookie: nothing is exposed by that).
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'POST, OPTIONS',
-  'access-control-allow-headers': 'authorization, content-type, content-encoding, x-sent-at, idempotency-key',
+  'access-control-allow-headers': 'authorization, content-type, content-encoding, x-sent-at, idempotency-key, anonymousid, sentat, x-retry-count',
   'access-control-max-age': '86400',
 }
 
@@ -87,7 +91,8 @@ const segmentBatch = (l: Limits) => t.Object({
 const BatchOk = t.Object({ success: t.Literal(true), ...BatchOut.properties }, { title: 'SegmentBatchOk' })
 
 const AUTH_TEXT = 'Authentication: HTTP Basic with the project key as user name (what the SDKs send), '
-  + 'Bearer, X-API-Key, or `writeKey` in the body (analytics.js). '
+  + 'Bearer, X-API-Key, or `writeKey` in the body (analytics.js). The key may be a collector token (`ct_…`, write-only), '
+  + 'the credential to put in a browser page. '
 
 // The key comes from a header when there is one, so the body is read only after the
 // caller is known and rate-limited; otherwise it is read first, for its writeKey.
@@ -95,12 +100,12 @@ async function authenticatedBody(deps: Deps, request: Request, set: SetHeaders):
   const limit = deps.config.limits.BODY_BYTES_MAX
   const headerKey = keyFromHeaders(request.headers)
   if (headerKey) {
-    const owner = await authenticate(deps, request, set, headerKey)
+    const owner = await authenticateWriter(deps, request, set, headerKey)
     return { owner, value: (await readJson(request, limit)).value }
   }
   const { value } = await readJson(request, limit)
   const writeKey = isObject(value) && typeof value.writeKey === 'string' ? value.writeKey : null
-  return { owner: await authenticate(deps, request, set, writeKey), value }
+  return { owner: await authenticateWriter(deps, request, set, writeKey), value }
 }
 
 export function segmentRoutes(deps: Deps) {
@@ -139,8 +144,10 @@ export function segmentRoutes(deps: Deps) {
 
   // A preflight is needed only when a browser adds headers (Authorization, gzip);
   // analytics.js's text/plain posts go without one.
-  const preflight = ({ set }: { set: SetHeaders }) => {
+  const preflight = ({ request, set }: { request: Request; set: SetHeaders }) => {
     Object.assign(set.headers, CORS)
+    const asked = request.headers.get('access-control-request-headers')
+    if (asked) set.headers['access-control-allow-headers'] = asked
     set.status = 204
     return ''
   }
