@@ -31,7 +31,7 @@ export async function describeMachine(): Promise<Machine> {
     bun: Bun.version,
     postgres,
     postgresSettings: { synchronous_commit: pg.synchronous_commit!, fsync: pg.fsync!, shared_buffers: pg.shared_buffers!, max_connections: pg.max_connections! },
-    cpuSharing: `no pinning: the server, Postgres and the load generator (one Bun process, one thread) share all ${cores} cores; ` +
+    cpuSharing: `no pinning: the server, Postgres and the load generator (wrk or one Bun process, one thread) share all ${cores} cores; ` +
       'each phase records the server\'s and the generator\'s CPU seconds and the machine\'s busy CPU, the rest being Postgres and the OS',
     summary: '',
   }

@@ -59,7 +59,8 @@ export function markdown(r: RunInfo, chartPrefix: string): string {
     `- CPU sharing: ${m.cpuSharing}`,
     ...(m.calibration ? [`- calibration (the numbers the estimates are built from): a 1-row commit ${m.calibration.commitMs.toFixed(2)} ms (median of 200), ` +
       `one row of a 2,000-row unnest insert ${m.calibration.rowUs.toFixed(1)} µs`] : []),
-    '- load generator: one Bun process, a raw HTTP/1.1 keep-alive client over Bun.connect (one request in flight per connection); ' +
+    '- load generators: `wrk` (one thread, Lua scripts making every id unique) for the closed-loop throughput and W3 phases, its own latency ' +
+      'percentiles; elsewhere one Bun process, a raw HTTP/1.1 keep-alive client over Bun.connect (one request in flight per connection), ' +
       'latencies in an HDR histogram (1 µs–10 min, 3 significant digits) of acknowledged (2xx) requests only, every other outcome counted by status; ' +
       'open-loop phases measure from the intended send time (no coordinated omission)',
     '- each system under test starts on a fresh database (`inlet_bench_*`, dropped afterwards) and is warmed up before the measured window',
