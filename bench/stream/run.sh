@@ -18,7 +18,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do sleep 0.2; done
 KEY=$(curl -sf -H "authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/admin/projects" \
   -d '{"name":"bench","plan":"enterprise","rate_limit_rpm":10000000}' | sed 's/.*"api_key":"\([^"]*\)".*/\1/')
-echo "warm-up (5 s)"; wrk -t2 -c64 -d5s -s ingest.lua "http://127.0.0.1:$PORT" -- "$KEY" warm >/dev/null
+echo "warm-up (5 s)"; wrk -t2 -c64 -d5s -s ../wrk/single.lua "http://127.0.0.1:$PORT" -- "$KEY" warm >/dev/null
 for r in $(seq 1 "$R"); do
   for subs in 0 "$N"; do
     : > /tmp/stream-bench.readers
@@ -28,7 +28,7 @@ for r in $(seq 1 "$R"); do
     sleep 1
     open=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^inlet_stream_subscribers /{print $2}')
     cpu0=$(cpu)
-    out=$(wrk -t2 -c64 -d15s -s ingest.lua "http://127.0.0.1:$PORT" -- "$KEY" "r$r-s$subs")
+    out=$(wrk -t2 -c64 -d15s -s ../wrk/single.lua "http://127.0.0.1:$PORT" -- "$KEY" "r$r-s$subs")
     cpu1=$(cpu)
     rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
     total=$(echo "$out" | awk '/requests in/{print $1}')
@@ -44,7 +44,7 @@ bun latency.ts "http://127.0.0.1:$PORT" "$KEY" 500 10
 echo "ack-to-stream with $N other subscribers and wrk at 64 connections:"
 : > /tmp/stream-bench.readers
 for _ in $(seq 1 "$N"); do curl -sN -H "authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/events/stream" > /dev/null & echo $! >> /tmp/stream-bench.readers; done
-wrk -t2 -c64 -d20s -s ingest.lua "http://127.0.0.1:$PORT" -- "$KEY" lat-load > /dev/null &
+wrk -t2 -c64 -d20s -s ../wrk/single.lua "http://127.0.0.1:$PORT" -- "$KEY" lat-load > /dev/null &
 WRK=$!
 sleep 2
 bun latency.ts "http://127.0.0.1:$PORT" "$KEY" 500 10
