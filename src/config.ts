@@ -85,6 +85,25 @@ export interface Config {
   // to show that a bug crashes the process and loses no acknowledged event.
   failpoints: { flush: number }
   limits: { [K in LimitName]: number }
+  // INLET_PROCESSES (src/supervisor.ts): how many Inlet processes share the port;
+  // `auto` is one per core. 1 runs no supervisor.
+  processes: number
+  // Set by the supervisor in each child (INLET_PROCESS_INDEX, 0-based); null when
+  // this process is the only one.
+  processIndex: number | null
+}
+
+// Enough for a 64-core host; each process owns PG_POOL_MAX + 1 rollup shards
+// (store/sink.ts), and shards are smallint.
+export const PROCESSES_MAX = 64
+
+function processes(env: Env): Pick<Config, 'processes' | 'processIndex'> {
+  const raw = env.INLET_PROCESSES
+  const count = raw?.toLowerCase() === 'auto'
+    ? Math.min(PROCESSES_MAX, navigator.hardwareConcurrency || 1)
+    : integer(env, 'INLET_PROCESSES', 1, 1, PROCESSES_MAX)
+  const index = env.INLET_PROCESS_INDEX ? integer(env, 'INLET_PROCESS_INDEX', 0, 0, count - 1) : null
+  return { processes: count, processIndex: index }
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -139,8 +158,15 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     spillSynchronous: oneOf(env, 'SPILL_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
     failpoints: failpoints(env.INLET_FAILPOINTS),
     limits: parsed,
+    ...processes(env),
   }
   checkRelations(config.limits)
+  if (config.processes > 1 && !databaseUrl) {
+    throw new ConfigError('INLET_PROCESSES > 1 needs DATABASE_URL: the processes share one Postgres (the embedded one is for trying Inlet out)')
+  }
+  if (config.processes > 1 && config.port === 0) {
+    throw new ConfigError('INLET_PROCESSES > 1 needs a fixed PORT: the processes share it (reusePort)')
+  }
   return config
 }
 

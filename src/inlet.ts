@@ -21,7 +21,7 @@ import { DeadLetterGauge } from './store/dead-letter'
 import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { MembershipCache } from './store/memberships'
-import { PostgresWriter } from './store/sink'
+import { PostgresWriter, shardBaseOf } from './store/sink'
 import { CollectorTokenCache } from './store/collector-tokens'
 import { WebhookSourceCache } from './store/webhooks'
 
@@ -51,7 +51,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   // User-day memberships known to be stored (erasure and retention clear it).
   const memberships = new MembershipCache(l.MEMBERSHIP_CACHE_ENTRIES_MAX)
-  const writer = new PostgresWriter(sql, metrics, memberships)
+  const writer = new PostgresWriter(sql, metrics, memberships, shardBaseOf(config.processIndex, l.PG_POOL_MAX))
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
   const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
   // The console's live stream, receipts and rejection log: told of each settled batch.

@@ -11,10 +11,13 @@ import { bootstrap } from './store/bootstrap'
 import { connect, fetchTypesOnce } from './store/db'
 import { migrate } from './store/migrate'
 import { printStartupSummary } from './summary'
+import { childDataDir, supervise } from './supervisor'
 
 // After SHUTDOWN_MS_MAX, how long the spill gets to take what is left before the
 // process exits anyway: a spill write of a full buffer takes well under a second.
 const SHUTDOWN_SPILL_MS_MAX = 5_000
+// How often a supervised process checks that its supervisor is still there.
+const PARENT_POLL_MS = 1_000
 
 async function main() {
   let config
@@ -29,6 +32,12 @@ async function main() {
   }
   const log = createLog(config.logLevel, config.logFormat)
   mkdirSync(config.dataDir, { recursive: true })
+  // INLET_PROCESSES > 1: this process only supervises the ones that serve.
+  if (config.processes > 1 && config.processIndex === null) return await supervise(config, log)
+  if (config.processIndex !== null) {
+    config = { ...config, dataDir: childDataDir(config.dataDir, config.processIndex) }
+    mkdirSync(config.dataDir, { recursive: true })
+  }
 
   let databaseUrl = config.databaseUrl
   let stopEmbedded: (() => Promise<void>) | undefined
@@ -107,6 +116,12 @@ async function main() {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+  // A supervised process whose supervisor was killed (-9) drains and stops rather
+  // than serving on unsupervised.
+  if (config.processIndex !== null) {
+    const parent = process.ppid
+    setInterval(() => { if (process.ppid !== parent) void shutdown('supervisor gone') }, PARENT_POLL_MS).unref()
+  }
 }
 
 // `inlet --healthcheck`: exit 0 when /health answers, for Docker's HEALTHCHECK in an
