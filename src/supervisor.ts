@@ -51,6 +51,7 @@ export async function supervise(config: Config, log: Log): Promise<never> {
   const command = selfCommand()
   const children: Child[] = Array.from({ length: config.processes }, (_, index) => ({ index, proc: null, startedMs: 0, delayMs: RESTART_DELAY_MS }))
   let stopping = false
+  let stopSignal: 'SIGTERM' | 'SIGINT' = 'SIGTERM'
   let exitCode = 0
 
   const start = (child: Child) => {
@@ -65,7 +66,9 @@ export async function supervise(config: Config, log: Log): Promise<never> {
   const exited = (child: Child, code: number | null, signal: number | string | null) => {
     child.proc = null
     if (stopping) {
-      if (code !== 0) exitCode = 1
+      // Killed by the signal passed on: it was still starting (its handler not yet
+      // set), so it had acknowledged nothing.
+      if (code !== 0 && signal !== stopSignal) exitCode = 1
       if (children.every(c => c.proc === null)) process.exit(exitCode)
       return
     }
@@ -83,6 +86,7 @@ export async function supervise(config: Config, log: Log): Promise<never> {
   const shutdown = (signal: 'SIGTERM' | 'SIGINT') => {
     if (stopping) return
     stopping = true
+    stopSignal = signal
     log('info', 'stopping every inlet process', { signal })
     for (const c of children) c.proc?.kill(signal)
     if (children.every(c => c.proc === null)) process.exit(exitCode)
