@@ -7,11 +7,12 @@ import type { Config } from './config'
 import { createApp } from './http/app'
 import { KeyCache } from './http/auth'
 import type { Deps } from './http/context'
-import { RateLimiter } from './http/rate-limit'
+import { type RateLimit, RateLimiter } from './http/rate-limit'
+import { SharedRateLimiter } from './http/shared-rate-limit'
 import { ReportCache, Slots } from './http/report-cache'
 import { Ingest } from './ingest'
 import { Live } from './live'
-import { createLog, foldRepeats, type Log } from './log'
+import { createLog, errorFields, foldRepeats, type Log } from './log'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
 import { FallbackSink } from './pipeline/fallback-sink'
@@ -21,6 +22,7 @@ import { DeadLetterGauge } from './store/dead-letter'
 import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { MembershipCache } from './store/memberships'
+import { leaseTokens } from './store/rate-leases'
 import { PostgresWriter, shardBaseOf } from './store/sink'
 import { CollectorTokenCache } from './store/collector-tokens'
 import { WebhookSourceCache } from './store/webhooks'
@@ -67,7 +69,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     collectorTokens: new CollectorTokenCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
-    limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
+    limiter: rateLimit(config, sql, postgresUp, log),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
     health: { postgresUp, postgresReachable: reachable, writable: () => health.up || spill.writable },
     spill,
@@ -107,6 +109,18 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       spill.close()
     },
   }
+}
+
+// One process judges alone in memory; several share each project's bucket in Postgres.
+function rateLimit(config: Config, sql: Sql, postgresUp: () => boolean, log: Log): RateLimit {
+  const l = config.limits
+  if (config.processes === 1) return new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX)
+  return new SharedRateLimiter((projectId, rpm, want) => leaseTokens(sql, projectId, rpm, want), {
+    processes: config.processes, leasePermille: l.RATE_LIMIT_LEASE_PERMILLE, leaseMsMax: l.RATE_LIMIT_LEASE_MS_MAX,
+    leaseIntervalMsMin: l.RATE_LIMIT_LEASE_INTERVAL_MS_MIN,
+    projectsMax: l.RATE_LIMIT_PROJECTS_MAX, postgresUp,
+    onFallback: error => log('warn', 'rate-limit lease failed: enforcing this process\'s share of each plan until Postgres answers', errorFields(error)),
+  })
 }
 
 export type Inlet = ReturnType<typeof createInlet>
