@@ -69,6 +69,7 @@ export const limits = {
   RECEIPT_EVENTS_MAX: [100_000, 0, 10_000_000, 'recently acknowledged events whose durable time and place are remembered for /receipt, ~150 B each (older ones answer from Postgres without durable_at)'],
   REJECTIONS_PER_PROJECT_MAX: [100, 1, 10_000, 'recent refusals kept per project for /v1/debug/rejections; each entry is at most ~3 KiB (8 errors, strings cut to 200 chars)'],
   REJECTION_PROJECTS_MAX: [1_000, 1, 1_000_000, 'projects whose refusals are kept; the one refused least recently is forgotten first'],
+  LIVE_RELAY_NOTIFIES_MAX: [64, 1, 10_000, 'with INLET_PROCESSES > 1, NOTIFYs in flight relaying live events and refusals to the other processes; past it they are dropped (streams elsewhere say `lagged`), so a slow Postgres never queues relay traffic'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>
 

@@ -12,6 +12,7 @@ import { SharedRateLimiter } from './http/shared-rate-limit'
 import { ReportCache, Slots } from './http/report-cache'
 import { Ingest } from './ingest'
 import { Live } from './live'
+import { LiveRelay } from './live/relay'
 import { createLog, errorFields, foldRepeats, type Log } from './log'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
@@ -19,7 +20,8 @@ import { FallbackSink } from './pipeline/fallback-sink'
 import { type OnBug, Pipeline } from './pipeline/flusher'
 import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
-import type { Sql } from './store/db'
+import { Bus, NOTIFY_PAYLOAD_BYTES_MAX } from './store/bus'
+import { connect, type Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { MembershipCache } from './store/memberships'
 import { leaseTokens } from './store/rate-leases'
@@ -83,6 +85,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
     },
   }
+  const bus = connectBus(config, sql, deps, live, log)
   let abandoned = false
   health.start()
   drainer.start()
@@ -101,6 +104,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     // in the spill if Postgres is away; the next start drains it).
     close: async () => {
       live.close()
+      await bus?.stop()
       await pipeline.close()
       await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()
@@ -109,6 +113,27 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       spill.close()
     },
   }
+}
+
+// Several processes: credentials changed anywhere are forgotten here at once (and
+// after a lost LISTEN, when a change may have been missed); the live stream and the
+// rejection log reach across processes (live/relay.ts).
+function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log): Bus | null {
+  const url = config.databaseUrl
+  if (config.processes === 1 || !url) return null
+  const bus = new Bus(sql, () => connect(url, { ...config.limits, PG_POOL_MAX: 1 }, () => {}), config.limits.LIVE_RELAY_NOTIFIES_MAX, log)
+  const forget = () => {
+    deps.keys.clear()
+    deps.webhookSources.clear()
+    deps.collectorTokens.clear()
+  }
+  bus.on('credentials', forget)
+  bus.on('relisten', forget)
+  const relay = new LiveRelay(bus, live.hub, live.rejections, NOTIFY_PAYLOAD_BYTES_MAX)
+  relay.start()
+  live.relay = relay
+  void bus.start()
+  return bus
 }
 
 // One process judges alone in memory; several share each project's bucket in Postgres.
