@@ -41,6 +41,7 @@ export const limits = {
   WEBHOOK_ROTATION_OVERLAP_S: [86_400, 0, 30 * 86_400, 'after a secret rotation the old secret verifies this long, so retried deliveries signed with it land'],
   MEMBERSHIP_CACHE_ENTRIES_MAX: [100_000, 0, 10_000_000, 'user-day memberships known to be stored, so a flush does not write them again (~110 B each: ~11 MiB); 0 writes every one'],
   RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],
+  REPLICA_CHECK_MS_MAX: [250, 10, 10_000, 'with DATABASE_READ_URL, the primary\'s WAL position or the replica\'s replay position not known within this sends the read to the primary (and a silent replica is left alone for PG_PROBE_INTERVAL_MS)'],
   RATE_LIMIT_LEASE_PERMILLE: [10, 1, 1000, 'with INLET_PROCESSES > 1 a process leases a project\'s tokens from Postgres in chunks of this share of its plan divided by INLET_PROCESSES; what the processes hold unspent (1.5 chunks each) bounds the error: 10 keeps it within 1.5% at ~1.7 leases/s per process at the limit'],
   RATE_LIMIT_LEASE_INTERVAL_MS_MIN: [20, 1, 1_000, 'a project at its limit leases at most this often per process (<= 50 leases/s at 20); a request finding no tokens waits up to this for the next lease instead of being refused while the shared bucket refills'],
   RATE_LIMIT_LEASE_MS_MAX: [250, 10, 10_000, 'a token lease unanswered this long is given up; the process then enforces its share of the plan (rpm / INLET_PROCESSES) in memory until Postgres is back'],
@@ -79,6 +80,8 @@ export interface Config {
   port: number
   host: string
   databaseUrl: string | undefined
+  // DATABASE_READ_URL (store/replica.ts): a streaming replica for lists, get-by-id and reports.
+  databaseReadUrl: string | undefined
   adminToken: string | undefined
   dataDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
@@ -147,6 +150,11 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL is invalid: expected postgres://user@host:port/database')
   }
+  const databaseReadUrl = env.DATABASE_READ_URL || undefined
+  if (databaseReadUrl && !/^postgres(ql)?:\/\//.test(databaseReadUrl)) {
+    throw new ConfigError('DATABASE_READ_URL is invalid: expected postgres://user@host:port/database (a streaming replica)')
+  }
+  if (databaseReadUrl && !databaseUrl) throw new ConfigError('DATABASE_READ_URL needs DATABASE_URL: the replica is of that primary')
   const adminToken = env.INLET_ADMIN_TOKEN || undefined
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('INLET_ADMIN_TOKEN is invalid: use at least 16 characters')
@@ -155,6 +163,7 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: env.HOST || '0.0.0.0',
     databaseUrl,
+    databaseReadUrl,
     adminToken,
     dataDir: env.INLET_DATA_DIR || './data',
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),

@@ -23,6 +23,7 @@ import { DeadLetterGauge } from './store/dead-letter'
 import { Bus, NOTIFY_PAYLOAD_BYTES_MAX } from './store/bus'
 import { connect, type Sql } from './store/db'
 import { PostgresHealth } from './store/health'
+import { ReadRouter } from './store/replica'
 import { MembershipCache } from './store/memberships'
 import { leaseTokens } from './store/rate-leases'
 import { PostgresWriter, shardBaseOf } from './store/sink'
@@ -66,8 +67,10 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable
+  const replica = config.databaseReadUrl ? connect(config.databaseReadUrl, l, () => {}) : null
   const deps: Deps = {
-    config, sql, pipeline, ingest, metrics, log,
+    config, sql, pipeline,
+    reads: new ReadRouter(sql, replica, l.REPLICA_CHECK_MS_MAX, l.PG_PROBE_INTERVAL_MS, metrics), ingest, metrics, log,
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     collectorTokens: new CollectorTokenCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
@@ -111,6 +114,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       deadLetters.stop()
       folded.stop()
       spill.close()
+      await replica?.end({ timeout: 1 })
     },
   }
 }

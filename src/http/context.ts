@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics'
 import type { OnBug, Pipeline } from '../pipeline/flusher'
 import type { Sql } from '../store/db'
 import type { MembershipCache } from '../store/memberships'
+import type { ReadRouter } from '../store/replica'
 import type { KeyOwner } from '../store/projects'
 import { COLLECTOR_TOKEN_PREFIX, type CollectorTokenCache } from '../store/collector-tokens'
 import type { WebhookSourceCache } from '../store/webhooks'
@@ -38,6 +39,9 @@ export interface Health {
 export interface Deps {
   config: Config
   sql: Sql
+  // Lists, get-by-id and reports: on the replica when it has replayed every
+  // acknowledged write, else on the primary (store/replica.ts).
+  reads: ReadRouter
   pipeline: Pipeline
   // The one way events enter (ingest/index.ts).
   ingest: Ingest
