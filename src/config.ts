@@ -98,19 +98,23 @@ export interface Config {
   // Set by the supervisor in each child (INLET_PROCESS_INDEX, 0-based); null when
   // this process is the only one.
   processIndex: number | null
+  // INLET_METRICS_PORT: each process also serves /metrics on this port plus its
+  // index, so Prometheus scrapes every process (the shared PORT reaches one at random).
+  metricsPort: number | null
 }
 
 // Enough for a 64-core host; each process owns PG_POOL_MAX + 1 rollup shards
 // (store/sink.ts), and shards are smallint.
 export const PROCESSES_MAX = 64
 
-function processes(env: Env): Pick<Config, 'processes' | 'processIndex'> {
+function processes(env: Env): Pick<Config, 'processes' | 'processIndex' | 'metricsPort'> {
   const raw = env.INLET_PROCESSES
   const count = raw?.toLowerCase() === 'auto'
     ? Math.min(PROCESSES_MAX, navigator.hardwareConcurrency || 1)
     : integer(env, 'INLET_PROCESSES', 1, 1, PROCESSES_MAX)
   const index = env.INLET_PROCESS_INDEX ? integer(env, 'INLET_PROCESS_INDEX', 0, 0, count - 1) : null
-  return { processes: count, processIndex: index }
+  const metricsPort = env.INLET_METRICS_PORT ? integer(env, 'INLET_METRICS_PORT', 0, 1, 65_535 - count + 1) : null
+  return { processes: count, processIndex: index, metricsPort }
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

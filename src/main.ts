@@ -3,9 +3,9 @@
 
 import { mkdirSync } from 'node:fs'
 import { AssertionError } from './assert'
-import { ConfigError, loadConfig } from './config'
+import { type Config, ConfigError, loadConfig } from './config'
 import { startServer } from './http/server'
-import { createInlet } from './inlet'
+import { createInlet, type Inlet } from './inlet'
 import { createLog, errorFields } from './log'
 import { bootstrap } from './store/bootstrap'
 import { connect, fetchTypesOnce } from './store/db'
@@ -75,6 +75,7 @@ async function main() {
   const server = startServer(inlet.deps, inlet.app)
   log('info', 'inlet listening', { url: `http://${config.host}:${server.port}`, docs: `http://localhost:${server.port}/swagger` })
   printStartupSummary(config, { port: server.port ?? config.port, databaseUrl, boot })
+  const metricsServer = serveMetrics(config, inlet.app)
 
   let stopping = false
   const shutdown = async (signal: string) => {
@@ -83,6 +84,7 @@ async function main() {
     log('info', 'shutting down: intake stopped, draining the buffer', { signal, buffered: pipeline.queue.depth })
     // Stop accepting connections but let in-flight requests finish: they wait on acks.
     server.stop(false)
+    metricsServer?.stop(true)
     const limitMs = config.limits.SHUTDOWN_MS_MAX
     const deadline = performance.now() + limitMs
     // Past SHUTDOWN_MS_MAX, Postgres is given up on: what is buffered or in flight
@@ -122,6 +124,19 @@ async function main() {
     const parent = process.ppid
     setInterval(() => { if (process.ppid !== parent) void shutdown('supervisor gone') }, PARENT_POLL_MS).unref()
   }
+}
+
+// INLET_METRICS_PORT: this process's /metrics alone, on the port plus its index.
+function serveMetrics(config: Config, app: Inlet['app']) {
+  if (config.metricsPort === null) return null
+  return Bun.serve({
+    port: config.metricsPort + (config.processIndex ?? 0),
+    hostname: config.host,
+    development: false,
+    fetch: request => (request.method === 'GET' && new URL(request.url).pathname === '/metrics'
+      ? app.handle(new Request('http://localhost/metrics'))
+      : new Response('only GET /metrics here\n', { status: 404 })),
+  })
 }
 
 // `inlet --healthcheck`: exit 0 when /health answers, for Docker's HEALTHCHECK in an
