@@ -125,7 +125,8 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
 function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log): Bus | null {
   const url = config.databaseUrl
   if (config.processes === 1 || !url) return null
-  const bus = new Bus(sql, () => connect(url, { ...config.limits, PG_POOL_MAX: 1 }, () => {}), config.limits.LIVE_RELAY_NOTIFIES_MAX, log)
+  const bus = new Bus(sql, () => connect(url, { ...config.limits, PG_POOL_MAX: 1 }, () => {}), config.limits.LIVE_RELAY_NOTIFIES_MAX, log,
+    reason => deps.metrics.busRefused.inc({ reason }))
   const forget = () => {
     deps.keys.clear()
     deps.webhookSources.clear()

@@ -33,15 +33,14 @@ export class Bus {
   private heardMs = performance.now()
   private listenedMs = 0
   private timer: ReturnType<typeof setInterval> | null = null
-  // Publishes refused (too big, too many in flight, or failed), for /metrics.
-  refused = 0
-
   constructor(
     private readonly sql: Sql,
     // A client for the LISTEN connection, made afresh by the watchdog.
     private readonly listenClient: () => Sql,
     private readonly inflightMax: number,
     private readonly log: Log,
+    // Notices not sent, by reason (too_big, inflight, failed).
+    private readonly refused: (reason: string) => void = () => {},
   ) {}
 
   on(kind: string, handler: Handler): void {
@@ -63,12 +62,13 @@ export class Bus {
     const text = typeof message === 'string'
       ? `${message.slice(0, message.lastIndexOf('}'))},"from":"${this.id}"}`
       : JSON.stringify({ ...message, from: this.id })
-    if (Buffer.byteLength(text) > NOTIFY_PAYLOAD_BYTES_MAX || this.inflight >= this.inflightMax) {
-      this.refused++
+    const tooBig = Buffer.byteLength(text) > NOTIFY_PAYLOAD_BYTES_MAX
+    if (tooBig || this.inflight >= this.inflightMax) {
+      this.refused(tooBig ? 'too_big' : 'inflight')
       return false
     }
     this.inflight++
-    this.sql.notify(BUS_CHANNEL, text).then(() => {}, () => { this.refused++ }).finally(() => { this.inflight-- })
+    this.sql.notify(BUS_CHANNEL, text).then(() => {}, () => this.refused('failed')).finally(() => { this.inflight-- })
     return true
   }
 
