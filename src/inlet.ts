@@ -69,8 +69,8 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const reachable = () => health.reachable
   const replica = config.databaseReadUrl ? connect(config.databaseReadUrl, l, () => {}) : null
   const deps: Deps = {
-    config, sql, pipeline,
-    reads: new ReadRouter(sql, replica, l.REPLICA_CHECK_MS_MAX, l.PG_PROBE_INTERVAL_MS, metrics), ingest, metrics, log,
+    config, sql, pipeline, ingest, metrics, log,
+    reads: new ReadRouter(sql, replica, l.REPLICA_CHECK_MS_MAX, l.PG_PROBE_INTERVAL_MS, metrics),
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     collectorTokens: new CollectorTokenCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
