@@ -54,7 +54,7 @@ export const limits = {
   HTTP_IDLE_TIMEOUT_S: [30, 1, 255, 'a connection idle this long (slowloris) is closed'],
   HTTP_REQUESTS_ACTIVE_MAX: [512, 1, 100_000, 'requests worked on at once, the rest wait their turn holding only the socket; bounds JS memory under 10k connections'],
   HTTP_REQUESTS_QUEUED_MAX: [16_384, 0, 1_000_000, 'requests waiting for a turn; past it 503 at once. Holds 10,000 connections with one request each (bench W4); a waiter whose client has gone is dropped'],
-  HTTP_BODY_BYTES_ACTIVE_MAX: [16 * MiB, 1 * KiB, 4096 * MiB, 'declared body bytes of the requests worked on at once; a parsed body costs ~5-10x its bytes in JS, so this keeps RSS bounded under big batches'],
+  HTTP_BODY_BYTES_ACTIVE_MAX: [4 * MiB, 1 * KiB, 4096 * MiB, 'declared body bytes of the requests worked on at once (until answered); a parsed body costs ~5-10x its bytes in JS. 4 MiB still holds ~35k events of 100-event batches in flight, 3 full flushes; bench W1 stress peaked at 484 MiB RSS with 16 MiB, 342 with 4 (measured)'],
   HTTP_REQUEST_TIMEOUT_MS: [30_000, 100, 600_000, 'a request must arrive and be answered within this, or its connection is closed (whole seconds; Bun counts body bytes as no progress)'],
   SHUTDOWN_MS_MAX: [25_000, 100, 600_000, 'SIGTERM drains into Postgres for at most this, then gives up on Postgres and spills what is left'],
   DEAD_LETTER_REPLAY_ROWS_MAX: [1_000, 1, 100_000, 'dead letters retried by one POST /admin/dead-letter/replay, in one transaction'],
