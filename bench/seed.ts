@@ -111,13 +111,14 @@ async function seedProject(sql: postgres.Sql, projectId: number, events: number,
 // `createSchema` starts Inlet on the empty database so that it applies its own
 // migrations, and returns the project ids it created through the admin API.
 export async function ensureSeeded(events: number, o: {
+  bigEvents?: number
   createSchema: (url: string) => Promise<number[]>
   progress: (line: string) => void
 }): Promise<Seeded> {
   const params: Params = {
-    events, projects: SEED_PROJECTS, bigEvents: Math.round(events * BIG_SHARE), days: SEED_DAYS, migrations: migrationsHash(),
+    events, projects: SEED_PROJECTS, bigEvents: o.bigEvents ?? Math.round(events * BIG_SHARE), days: SEED_DAYS, migrations: migrationsHash(),
   }
-  const database = `inlet_bench_reports_${events}`
+  const database = `inlet_bench_reports_${events}${o.bigEvents === undefined ? '' : `_big${o.bigEvents}`}`
   const url = urlFor(database)
   const t0 = performance.now()
   const kept = await reusable(database, params)

@@ -174,7 +174,9 @@ export const reports: Scenario = {
   async run(o: RunOptions, out: ScenarioResult) {
     const events = o.reportsSeedEvents ?? QUICK_SEED_EVENTS
     if (events < 10_000_000) out.notes.push(`seeded ${fmt.n(events)} events, not the full 10M: run with --seed-events 10000000 for the issue's figure`)
-    const seeded = await ensureSeeded(events, { createSchema: createProjects, progress: line => log(`  ${line}`) })
+    const big = o.reportsSeedBigEvents ?? undefined
+    if (big !== undefined) out.notes.push(`the big project holds ${fmt.n(big)} of them`)
+    const seeded = await ensureSeeded(events, { bigEvents: big, createSchema: createProjects, progress: line => log(`  ${line}`) })
     out.notes.push(seeded.reused ? `reused the seeded database ${seeded.database}` : `seeded ${fmt.n(events)} events in ${seeded.seconds.toFixed(0)} s`)
     await using(inletOn(seeded.url, 'reports'), async sys => {
       const { api_key } = await admin<{ api_key: string }>(sys, 'POST', `/admin/projects/${seeded.bigProjectId}/keys`)
