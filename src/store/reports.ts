@@ -3,13 +3,16 @@
 //
 // Where each figure comes from (see sql/003_reports.sql for the tables):
 // - counts, events: event_counts_minute (minute) or event_counts_hour (hour, day);
-// - counts, users by day, and retention: event_users_day (membership rows: distinct
-//   users are not summable, so they are kept per day, exact);
-// - counts, users by minute or hour, and funnels (windows in seconds): raw events,
-//   on the covering (project_id, name, timestamp) include (user_id, anonymous_id)
-//   index (or the (project_id, timestamp) one without a name). A per-hour membership
-//   table made hour counts ~50x faster but cost ~45% of ingest throughput (measured),
-//   so hour and minute users are counted from events and left to the result cache.
+// - counts, users by day and by hour, and retention: event_users_day (membership
+//   rows: distinct users are not summable, so they are kept per user and day, exact,
+//   with a bit per hour of the day the user was seen in: sql/011). A separate
+//   per-hour membership table cost ~45% of ingest throughput (measured); the bits
+//   cost an update only when a user-day gains an hour;
+// - funnels: users' first times per name and day in event_users_day, with raw
+//   events read only where those cannot decide (funnel.ts);
+// - counts, users by minute: raw events over at most REPORT_BUCKETS_MAX minutes, on
+//   the covering (project_id, name, timestamp) include (user_id, anonymous_id) index
+//   (or the (project_id, timestamp) one without a name).
 // Counts and retention work in whole UTC buckets: the route aligns from/to to the
 // interval before calling here, so every summary row either counts or does not.
 
@@ -52,7 +55,7 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 // Runs `fn` in a read-only transaction whose statements give up after `timeoutMs`,
 // so a report never holds a request (or a connection) longer than that. The same
 // bound holds on the client side, for a Postgres that does not answer at all.
-async function bounded<T>(sql: Sql, timeoutMs: number, what: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
+export async function bounded<T>(sql: Sql, timeoutMs: number, what: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
   try {
     const work = sql.begin('read only', async tx => {
       // Report joins are many rows to many: a nested loop is never the right plan, and
@@ -95,17 +98,20 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
            group by 1`
-    const users = q.interval === 'day'
-      ? tx`select day::timestamp at time zone 'UTC' as b, count(*)::int8 as n from event_users_day
-           where project_id = ${projectId} and name = ${named ? q.name! : ANY_NAME}
-             and day >= ${day(q.fromMs)}::date and day < ${day(q.toMs)}::date
-           group by 1`
-      : tx`select date_trunc(${q.interval}, "timestamp", 'UTC') as b,
-                  count(distinct coalesce(user_id, anonymous_id))::int8 as n
+    // Per day: one row per user (count them). Per hour: rows grouped by their hour
+    // bits, far fewer groups than users (most users are seen in a few hours), each
+    // group's count added to every hour it has a bit for, below.
+    const users = q.interval === 'minute'
+      ? tx`select date_trunc('minute', "timestamp") as b, count(distinct coalesce(user_id, anonymous_id))::int8 as n
            from events
            where project_id = ${projectId} and "timestamp" >= ${from} and "timestamp" < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
            group by 1`
+      : tx`select day::timestamp at time zone 'UTC' as b, ${q.interval === 'hour' ? tx`hours` : tx`0`} as h, count(*)::int8 as n
+           from event_users_day
+           where project_id = ${projectId} and name = ${named ? q.name! : ANY_NAME}
+             and day >= ${day(q.fromMs)}::date and day < ${day(ceilTo(q.toMs, 'day'))}::date
+           group by 1, 2`
     return Promise.all([events, users])
   })
   const byBucket = new Map<number, CountsRow>()
@@ -116,45 +122,16 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
     series.push(row)
   }
   for (const r of rows[0]) byBucket.get((r.b as Date).getTime())!.events = r.n as number
-  for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
+  if (q.interval === 'hour') {
+    for (const r of rows[1]) {
+      const dayMs = (r.b as Date).getTime()
+      for (let h = 0, bits = r.h as number; bits !== 0; h++, bits >>>= 1) {
+        const row = bits & 1 ? byBucket.get(dayMs + h * INTERVAL_MS.hour) : undefined
+        if (row) row.users += r.n as number // hours of the first and last day outside the range have no bucket
+      }
+    }
+  } else for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
   return series
-}
-
-export interface FunnelQuery { fromMs: number; toMs: number; steps: string[]; withinS: number }
-export interface FunnelStep { name: string; users: number; conversion: number }
-
-// A user enters at their first step-1 event in [from, to); each later step is the
-// earliest event of that name at or after the previous step, at most `withinS`
-// after the entry. Taking the earliest is optimal for a fixed entry, so this is
-// exact for that definition, and one pass over the steps' events.
-export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, timeoutMs: number): Promise<FunnelStep[]> {
-  assert(q.steps.length >= 1 && new Set(q.steps).size === q.steps.length, 'funnel steps are distinct')
-  const from = new Date(q.fromMs), to = new Date(q.toMs), end = new Date(q.toMs + q.withinS * 1000)
-  const rows = await bounded(sql, timeoutMs, 'funnel', tx => {
-    // Each step reads only its own name's rows: an index-only scan of
-    // (project_id, name, timestamp) include (user_id, anonymous_id), hash-joined on the user.
-    const later = q.steps.slice(1).map((name, i) => tx`,
-      ${tx.unsafe(`s${i + 2}`)} as (
-        select s.u, s.t1, min(e."timestamp") as t from ${tx.unsafe(`s${i + 1}`)} s
-        join events e on e.project_id = ${projectId} and e.name = ${name}
-         and e."timestamp" >= ${from} and e."timestamp" <= ${end}
-         and coalesce(e.user_id, e.anonymous_id) = s.u
-         and e."timestamp" >= s.t and e."timestamp" <= s.t1 + ${q.withinS} * interval '1 second'
-        group by s.u, s.t1
-      )`)
-    const counts = q.steps.map((_, i) => tx.unsafe(`${i ? 'union all ' : ''}select ${i} as k, count(*)::int8 as n from s${i + 1}`))
-    return tx`
-      with s1 as (
-        select coalesce(user_id, anonymous_id) as u, min("timestamp") as t1, min("timestamp") as t from events
-        where project_id = ${projectId} and name = ${q.steps[0]} and "timestamp" >= ${from} and "timestamp" < ${to}
-          and coalesce(user_id, anonymous_id) is not null
-        group by 1
-      ) ${later}
-      ${counts}`
-  })
-  const users = new Array<number>(q.steps.length).fill(0)
-  for (const r of rows) users[r.k as number] = r.n as number
-  return q.steps.map((name, i) => ({ name, users: users[i], conversion: users[0] ? users[i] / users[0] : 0 }))
 }
 
 export interface RetentionQuery {

@@ -87,6 +87,20 @@ describe('reports equal a brute-force computation over the same events', () => {
     })
   }
 
+  // `from` inside a day: entries on that day before `from` must not count, and later
+  // ones must (the route reads that day's first step raw); `to` inside a day too.
+  for (const [steps, within, from, to] of [
+    [['PageView', 'AddToCart', 'Purchase'], 3600, START + 2 * DAY + 13 * 3600_000 + 7_777, START + 6 * DAY + 5 * 3600_000],
+    [['AddToCart', 'Purchase', 'PageView'], 600, START + DAY + 6 * 3600_000, START + 5 * DAY + 30 * 60_000],
+    [['Signup', 'PageView'], 3 * 86_400, START + 4 * DAY + 20 * 3600_000, START + 4 * DAY + 23 * 3600_000]] as const) {
+    test(`a funnel ${steps.join(' → ')} within ${within} s from inside a day equals brute force`, async () => {
+      const body = await get(a.api_key, `/v1/reports/funnel?steps=${steps.join(',')}&within=${within}&from=${iso(from)}&to=${iso(to)}`)
+      const expected = bruteFunnel(events, from, to, [...steps], within)
+      expect(body.steps).toEqual(expected)
+      expect(expected[steps.length - 1].users).toBeGreaterThan(5)
+    })
+  }
+
   for (const [interval, returnEvent, periods] of [['day', null, 8], ['day', 'Purchase', 5], ['week', null, 3], ['week', 'PageView', 2]] as const) {
     test(`retention by ${interval} returning on ${returnEvent ?? 'any'} event equals brute force`, async () => {
       const from = START + 10 * 3600_000, to = START + 10 * DAY

@@ -7,9 +7,10 @@ import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
 import {
-  ceilTo, countsReport, floorTo, funnelReport, INTERVAL_MS, retentionReport,
+  ceilTo, countsReport, floorTo, INTERVAL_MS, retentionReport,
   type CountsInterval, type RetentionInterval,
 } from '../../store/reports'
+import { funnelReport } from '../../store/funnel'
 import { authenticate, type Deps } from '../context'
 import { doc } from '../schemas'
 
