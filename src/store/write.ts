@@ -124,7 +124,7 @@ async function isolate(tx: Sql, unique: EventRow[], shard: number, opts: WriteOp
 // JSON-encoded again by postgres.js. Element 11 says which user-day membership rows
 // the row may change that the cache does not know are stored (memberships.ts: bit 1
 // the any-event row, bit 2 the row of its name); only those are upserted.
-const STATEMENT = `
+export const WRITE_STATEMENT = `
   with input as (
     select k, (e->>0)::int8 as p, e->>1 as i, e->>2 as ty, e->>3 as nm, (e->>4)::int8 as ts, (e->>5)::int8 as ra,
            e->>6 as u, e->>7 as a, e->>8 as s, e->9 as pr, e->10 as c, (e->>11)::int2 as m
@@ -172,17 +172,22 @@ const STATEMENT = `
 
 const json = (s: string | null) => (s === null ? 'null' : JSON.stringify(s))
 
-// Resolves with the rows it inserted.
-async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
-  const m = opts.memberships
+// The statement's first parameter: the rows as one JSON text (and, per row, which
+// membership rows it may change: memberships.ts).
+export function writeBody(rows: EventRow[], m?: MembershipCache): string {
   let body = '['
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]
     body += `${k === 0 ? '' : ','}[${r.projectId},${JSON.stringify(r.id)},"${r.type}",${JSON.stringify(r.name)},${r.timestampMs},${r.receivedAtMs},`
       + `${json(r.userId)},${json(r.anonymousId)},${json(r.sessionId)},${r.properties},${r.context},${m === undefined ? NEEDS_ALL : m.needs(r)}]`
   }
-  body += ']'
-  const query = sql.unsafe(STATEMENT, [body, shard], { prepare: true })
+  return body + ']'
+}
+
+// Resolves with the rows it inserted.
+async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
+  const body = writeBody(rows, opts.memberships)
+  const query = sql.unsafe(WRITE_STATEMENT, [body, shard], { prepare: true })
   const [{ v }] = await (opts.inflight ? opts.inflight.track(query) : query)
   assert(typeof v === 'string' && v.length === rows.length, 'the write statement answers one verdict per row')
   const inserted = new Set<EventRow>()
