@@ -39,7 +39,7 @@ export const limits = {
   KEY_CACHE_STALE_IF_ERROR_MS: [60_000, 0, 3_600_000, 'while Postgres is down a key (or webhook token) seen before keeps working this long past its TTL, then 503: the longest a revoked key can keep working during an outage'],
   WEBHOOK_TOLERANCE_S: [300, 1, 3_600, 'a signed timestamp (Stripe t=) further than this from now is stale: bounds replay of a captured delivery'],
   WEBHOOK_ROTATION_OVERLAP_S: [86_400, 0, 30 * 86_400, 'after a secret rotation the old secret verifies this long, so retried deliveries signed with it land'],
-  MEMBERSHIP_CACHE_ENTRIES_MAX: [100_000, 0, 10_000_000, 'user-day memberships known to be stored, so a flush does not write them again (~110 B each: ~11 MiB); 0 writes every one'],
+  MEMBERSHIP_CACHE_ENTRIES_MAX: [100_000, 0, 10_000_000, 'user-day memberships (with their hour bits and first time) known to be stored, so a flush does not write them again (~160 B each, measured: ~16 MiB); 0 writes every one'],
   RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],
   QUERY_LIMIT_MAX: [1_000, 1, 100_000, 'events per list page (API contract)'],
   REPORT_RANGE_DAYS_MAX: [92, 1, 3660, 'widest from..to a report may cover'],
