@@ -41,33 +41,29 @@ export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, 
     // `from` inside a day: that day's first time may be before `from` and hide the entry.
     const partial = q.fromMs % DAY_MS !== 0
     const later = q.steps.slice(1).map((name, i) => {
-      const prev = tx.unsafe(`s${i + 1}`), cur = tx.unsafe(`s${i + 2}`)
-      const amb = tx.unsafe(`a${i + 2}`), raw = tx.unsafe(`r${i + 2}`), sum = tx.unsafe(`m${i + 2}`)
+      const prev = tx.unsafe(`s${i + 1}`), cur = tx.unsafe(`s${i + 2}`), joined = tx.unsafe(`j${i + 2}`)
       return tx`,
-      ${amb} as (
-        -- An event of this name on prev's day before prev: what follows it that day is unknown.
-        select s.u, s.t1, s.t from ${prev} s join event_users_day d
+      ${joined} as (
+        -- One pass over this name's first times: the earliest at or after prev within the
+        -- window, and whether prev's own day has one before prev (then what follows prev
+        -- that day is not in the summary).
+        select s.u, s.t1, s.t,
+               min(d.first_at) filter (where d.first_at >= s.t and d.first_at <= s.t1 + ${tx.unsafe(within)}) as m,
+               bool_or(d.day = ${tx.unsafe(DAY_OF('s.t'))} and d.first_at < s.t) as amb
+        from ${prev} s join event_users_day d
           on d.project_id = ${projectId} and d.name = ${name} and d.user_key = s.u
-         and d.day >= ${firstDay}::date and d.day <= ${lastDay}::date
-         and d.day = ${tx.unsafe(DAY_OF('s.t'))} and d.first_at < s.t
-      ), ${raw} as (
-        select a.u, x.t from ${amb} a cross join lateral (
-          select e."timestamp" as t from events e
-          where e.project_id = ${projectId} and e.name = ${name}
-            and e."timestamp" >= a.t and e."timestamp" < ${tx.unsafe(NEXT_DAY('a.t'))}
-            and e."timestamp" <= a.t1 + ${tx.unsafe(within)}
-            and coalesce(e.user_id, e.anonymous_id) = a.u
-          order by e."timestamp" limit 1) x
-      ), ${sum} as (
-        select s.u, min(d.first_at) as t from ${prev} s join event_users_day d
-          on d.project_id = ${projectId} and d.name = ${name} and d.user_key = s.u
-         and d.day >= ${firstDay}::date and d.day <= ${lastDay}::date
-         and d.first_at >= s.t and d.first_at <= s.t1 + ${tx.unsafe(within)}
-        group by s.u
+         and d.day >= ${firstDay}::date and d.day <= ${lastDay}::date and d.day >= ${tx.unsafe(DAY_OF('s.t'))}
+        group by s.u, s.t1, s.t
       ), ${cur} as (
-        select s.u, s.t1, least(m.t, r.t) as t from ${prev} s
-        left join ${sum} m on m.u = s.u left join ${raw} r on r.u = s.u
-        where m.t is not null or r.t is not null
+        select j.u, j.t1, least(j.m, x.t) as t from ${joined} j
+        left join lateral (
+          select e."timestamp" as t from events e
+          where j.amb and e.project_id = ${projectId} and e.name = ${name}
+            and e."timestamp" >= j.t and e."timestamp" < ${tx.unsafe(NEXT_DAY('j.t'))}
+            and e."timestamp" <= j.t1 + ${tx.unsafe(within)}
+            and coalesce(e.user_id, e.anonymous_id) = j.u
+          order by e."timestamp" limit 1) x on true
+        where j.m is not null or x.t is not null
       )`
     })
     const counts = q.steps.map((_, i) => tx.unsafe(`${i ? 'union all ' : ''}select ${i} as k, count(*)::int8 as n from s${i + 1}`))
