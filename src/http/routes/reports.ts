@@ -137,7 +137,7 @@ export function reportRoutes(deps: Deps) {
       const withinS = integer(query.within, '/within', DEFAULT_WITHIN_S, 1, l.REPORT_RANGE_DAYS_MAX * 86_400, 'seconds, at most REPORT_RANGE_DAYS_MAX')
       const { fromMs, toMs } = range(deps, query, INTERVAL_MS.minute)
       return answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
-        async () => ({ steps: await funnelReport(deps.sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs) }))
+        async () => ({ steps: await funnelReport(deps.sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs, l.REPORT_WORK_MEM_KB) }))
     }, {
       query: t.Object({
         steps: t.String({ description: 'event names in order, separated by commas, e.g. PageView,AddToCart,Purchase' }),
