@@ -162,7 +162,7 @@ export function reportRoutes(deps: Deps) {
       const r = range(deps, query, INTERVAL_MS.day)
       const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
       return answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
-        async () => ({ cohorts: await retentionReport(deps.sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs) }))
+        async () => ({ cohorts: await retentionReport(deps.sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs, l.REPORT_WORK_MEM_KB) }))
     }, {
       query: t.Object({
         cohort_event: t.String({ description: 'a user joins the cohort of the period of their first such event in [from, to)' }),
