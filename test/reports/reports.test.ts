@@ -113,6 +113,20 @@ describe('reports equal a brute-force computation over the same events', () => {
   }
 })
 
+test('at the smallest REPORT_WORK_MEM_KB (64) funnels and retention spill to disk and still equal brute force; 63 stops start-up', async () => {
+  const small = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0', REPORT_WORK_MEM_KB: '64' })
+  try {
+    const from = START + DAY + 7_000, to = START + 8 * DAY
+    const f = await small.request('GET', `/v1/reports/funnel?steps=PageView,AddToCart,Purchase&within=3600&from=${iso(from)}&to=${iso(to)}`, { key: a.api_key })
+    expect(f.status).toBe(200)
+    expect(f.body.steps).toEqual(bruteFunnel(events, from, to, ['PageView', 'AddToCart', 'Purchase'], 3600))
+    const r = await small.request('GET', `/v1/reports/retention?cohort_event=Signup&interval=day&periods=8&from=${iso(START)}&to=${iso(START + 10 * DAY)}`, { key: a.api_key })
+    expect(r.status).toBe(200)
+    expect(r.body.cohorts).toEqual(bruteRetention(events, START, START + 10 * DAY, 'day', 8, 'Signup', null))
+  } finally { await small.stop() }
+  await expect(startInlet({ REPORT_WORK_MEM_KB: '63' })).rejects.toThrow(/REPORT_WORK_MEM_KB/)
+})
+
 describe('isolation', () => {
   const paths = [
     `/v1/reports/counts?interval=day&from=${iso(START)}&to=${iso(START + DAYS * DAY)}`,
