@@ -40,20 +40,29 @@ function modifyNodes(n: PlanNode, out: PlanNode[] = []): PlanNode[] {
 
 export interface WriteModule { statement: string; body: (rows: EventRow[], m?: MembershipCache) => string }
 
+// Two samples: the live stream (one user's session per batch, so most memberships
+// repeat and the cache skips them) and a spread one (each event a random user of
+// 100k at a random time of the last 7 days: nearly every event a new user-day or a
+// new hour, the membership table's worst case).
 export async function rollupCost(url: string, projectId: number, log: (line: string) => void,
   w: WriteModule = { statement: WRITE_STATEMENT, body: writeBody }): Promise<string[]> {
+  return [await sample(url, projectId, log, w, false), await sample(url, projectId, log, w, true)]
+}
+
+async function sample(url: string, projectId: number, log: (line: string) => void, w: WriteModule, spread: boolean): Promise<string> {
   const sql = postgres(url, { max: 1, idle_timeout: 5, connect_timeout: 10, onnotice: () => {} })
   const cache = new MembershipCache(100_000)
   const byTable = new Map<string, number>()
   let executionMs = 0, events = 0
   const r = rng(4242)
-  const run = `rc${Date.now().toString(36)}`
+  const run = `rc${spread ? "s" : "l"}${Date.now().toString(36)}`
   try {
     for (let b = 0; b < BATCHES; b++) {
       const now = Date.now()
       const rows: EventRow[] = funnelBatch(r, `live_${b % 40}`, `${run}_${b}`, b % 5, BATCH_EVENTS).map((e, i) => ({
-        projectId, id: `${run}-${b}-${i}`, type: 'track', name: e.name, timestampMs: now + i, receivedAtMs: now,
-        userId: e.user_id ?? null, anonymousId: null, sessionId: e.session_id ?? null,
+        projectId, id: `${run}-${b}-${i}`, type: 'track', name: e.name, receivedAtMs: now,
+        timestampMs: spread ? now - Math.floor(r() * 7 * 86_400_000) : now + i,
+        userId: spread ? `spread_${Math.floor(r() * 100_000)}` : e.user_id ?? null, anonymousId: null, sessionId: e.session_id ?? null,
         properties: JSON.stringify(e.properties ?? {}), context: JSON.stringify(e.context ?? {}), bytes: 0,
       }))
       const [row] = await sql.unsafe(`explain (analyze, format json) ${w.statement}`, [w.body(rows, cache), SHARD])
@@ -69,8 +78,9 @@ export async function rollupCost(url: string, projectId: number, log: (line: str
   } finally { await sql.end({ timeout: 5 }) }
   const us = (ms: number) => `${(ms * 1000 / events).toFixed(1)}`
   const parts = [...byTable].map(([t, ms]) => `${t} ${us(ms)}`)
-  const line = `ingest Postgres µs/event by table (EXPLAIN ANALYZE of the write statement, ${BATCHES} batches of ${BATCH_EVENTS} live events ` +
+  const line = `ingest Postgres µs/event by table (EXPLAIN ANALYZE of the write statement, ${BATCHES} batches of ${BATCH_EVENTS} ` +
+    `${spread ? 'spread events (random user of 100k, random time in 7 days)' : 'live events (one session per batch)'} ` +
     `through a membership cache; timing overhead included): ${parts.join(', ')}; whole statement ${us(executionMs)}`
   log(`  ${line}`)
-  return [line]
+  return line
 }
