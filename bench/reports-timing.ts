@@ -20,7 +20,8 @@ const base = `http://127.0.0.1:${port}`
 for (let i = 0; ; i++) { try { if ((await fetch(base + '/ready')).ok) break } catch {} ; await Bun.sleep(200); if (i > 100) throw new Error('no start') }
 const project = Number(process.env.PROJECT ?? 1)
 const { api_key } = await (await fetch(`${base}/admin/projects/${project}/keys`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).json() as any
-const keyOf = (path: string, days: number) => path.includes('/counts') ? `counts/${/interval=(\w+)/.exec(path)![1]}-${days}d` : `${/reports\/(\w+)/.exec(path)![1]}-${days}d`
+const keyOf = (path: string, days: number) => path.includes('/counts') ? `counts/${/interval=(\w+)/.exec(path)![1]}-${days}d`
+  : path.includes('/funnel') ? `funnel/${/steps=([^&]*)/.exec(path)![1].split(',').length}-${days}d` : `${/reports\/(\w+)/.exec(path)![1]}-${days}d`
 const paths: { key: string; path: string }[] = []
 for (const days of [7, 30]) {
   for (const p of reportPaths(days)) paths.push({ key: keyOf(p.path, days), path: p.path })

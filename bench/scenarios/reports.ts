@@ -82,8 +82,9 @@ type Key = string
 type Path = { kind: ReportKind; path: string; key: Key }
 
 // Counts by hour and by day read different rows: each is its own kind.
+// Funnels by their number of steps (issue 16's target is for 3).
 const keyOf = (kind: ReportKind, path: string, days: number): Key =>
-  `${kind === 'counts' ? `counts/${/interval=(\w+)/.exec(path)![1]}` : kind}-${days}d`
+  `${kind === 'counts' ? `counts/${/interval=(\w+)/.exec(path)![1]}` : kind === 'funnel' ? `funnel/${/steps=([^&]*)/.exec(path)![1].split(',').length}` : kind}-${days}d`
 // Plus issue 16's "retention over 8 weeks": 8 weekly periods of each cohort of the last 30 days.
 const eightWeeks = (days: number) => days < 28 ? [] : reportPaths(days).filter(p => p.path.includes('interval=week'))
   .map(p => ({ ...p, path: p.path.replace(/periods=\d+/, 'periods=8') }))
@@ -189,7 +190,7 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, pa
       for (const iv of ['day', 'hour']) target(p, `counts by ${iv} over ${days} days p95 ≤ ${bound} ms uncached (${fmt.ms(ms(`counts/${iv}-${days}d`))})`, ms(`counts/${iv}-${days}d`) <= bound)
     }
     target(p, `counts by minute over 1 day p95 ≤ 100 ms uncached (${fmt.ms(ms('counts/minute-1d'))})`, ms('counts/minute-1d') <= 100)
-    target(p, `funnel over 7 days p95 ≤ 250 ms uncached (${fmt.ms(ms('funnel-7d'))})`, ms('funnel-7d') <= 250)
+    target(p, `funnels of 3 steps over 7 days p95 ≤ 250 ms uncached (${fmt.ms(ms('funnel/3-7d'))})`, ms('funnel/3-7d') <= 250)
     target(p, `retention over 30 days (weeks and days) p95 ≤ 100 ms uncached (${fmt.ms(ms('retention-30d'))})`, ms('retention-30d') <= 100)
   }
   target(p, 'no report errors', Object.values(kinds).every(k => k.errors === 0))
