@@ -68,12 +68,15 @@ describe('reports equal a brute-force computation over the same events', () => {
     }
   }
 
-  test('counts by minute over a day equal brute force', async () => {
-    const from = START + 2 * DAY, to = START + 3 * DAY
-    const body = await get(a.api_key, `/v1/reports/counts?interval=minute&from=${from}&to=${to}`)
-    expect(body.series.length).toBe(1440)
-    expect(body.series).toEqual(bruteCounts(events, from, to, 'minute'))
-  })
+  for (const name of [undefined, 'PageView']) {
+    test(`counts by minute${name ? ` of ${name}` : ''} over a day equal brute force`, async () => {
+      const from = START + 2 * DAY, to = START + 3 * DAY
+      const body = await get(a.api_key, `/v1/reports/counts?interval=minute&from=${from}&to=${to}${name ? `&name=${name}` : ''}`)
+      expect(body.series.length).toBe(1440)
+      expect(body.series).toEqual(bruteCounts(events, from, to, 'minute', name))
+      expect(body.series.filter((r: { users: number }) => r.users > 0).length).toBeGreaterThan(100)
+    })
+  }
 
   for (const [steps, within] of [[['PageView', 'AddToCart', 'Purchase'], 3600], [['PageView', 'AddToCart', 'Purchase'], 86_400],
     [['Signup', 'Purchase'], 7 * 86_400], [['AddToCart', 'Purchase', 'PageView'], 600]] as const) {
