@@ -84,7 +84,8 @@ type Path = { kind: ReportKind; path: string; key: Key }
 // Counts by hour and by day read different rows: each is its own kind.
 // Funnels by their number of steps (issue 16's target is for 3).
 const keyOf = (kind: ReportKind, path: string, days: number): Key =>
-  `${kind === 'counts' ? `counts/${/interval=(\w+)/.exec(path)![1]}` : kind === 'funnel' ? `funnel/${/steps=([^&]*)/.exec(path)![1].split(',').length}` : kind}-${days}d`
+  `${kind === 'counts' ? `counts/${/interval=(\w+)/.exec(path)![1]}` : kind === 'funnel' ? `funnel/${/steps=([^&]*)/.exec(path)![1].split(',').length}`
+    : path.includes('interval=week&periods=8&') ? 'retention/8w' : kind}-${days}d`
 // Plus issue 16's "retention over 8 weeks": 8 weekly periods of each cohort of the last 30 days.
 const eightWeeks = (days: number) => days < 28 ? [] : reportPaths(days).filter(p => p.path.includes('interval=week'))
   .map(p => ({ ...p, path: p.path.replace(/periods=\d+/, 'periods=8') }))
@@ -191,7 +192,7 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, pa
     }
     target(p, `counts by minute over 1 day p95 ≤ 100 ms uncached (${fmt.ms(ms('counts/minute-1d'))})`, ms('counts/minute-1d') <= 100)
     target(p, `funnels of 3 steps over 7 days p95 ≤ 250 ms uncached (${fmt.ms(ms('funnel/3-7d'))})`, ms('funnel/3-7d') <= 250)
-    target(p, `retention over 30 days (weeks and days) p95 ≤ 100 ms uncached (${fmt.ms(ms('retention-30d'))})`, ms('retention-30d') <= 100)
+    target(p, `retention over 8 weeks p95 ≤ 100 ms uncached (${fmt.ms(ms('retention/8w-30d'))})`, ms('retention/8w-30d') <= 100)
   }
   target(p, 'no report errors', Object.values(kinds).every(k => k.errors === 0))
   target(p, `ingest keeps ${fmt.n(INGEST_EVENTS_PER_S)} events/s`, ing.eventsPerS >= INGEST_EVENTS_PER_S * 0.95 && ing.errors === 0)
