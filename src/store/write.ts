@@ -124,7 +124,7 @@ async function isolate(tx: Sql, unique: EventRow[], shard: number, opts: WriteOp
 // JSON-encoded again by postgres.js. Element 11 says which user-day membership rows
 // the row may change that the cache does not know are stored (memberships.ts: bit 1
 // the any-event row, bit 2 the row of its name); only those are upserted.
-export const WRITE_STATEMENT = `
+const STATEMENT = `
   with input as (
     select k, (e->>0)::int8 as p, e->>1 as i, e->>2 as ty, e->>3 as nm, (e->>4)::int8 as ts, (e->>5)::int8 as ra,
            e->>6 as u, e->>7 as a, e->>8 as s, e->9 as pr, e->10 as c, (e->>11)::int2 as m
@@ -170,6 +170,9 @@ export const WRITE_STATEMENT = `
   select string_agg(case when ins.id is null then '0' else '1' end, '' order by input.k) as v
   from input left join ins on ins.project_id = input.p and ins.id = input.i`
 
+// For bench/lib/rollup-cost.ts (EXPLAIN ANALYZE of this statement, per rollup table).
+export { STATEMENT as WRITE_STATEMENT }
+
 const json = (s: string | null) => (s === null ? 'null' : JSON.stringify(s))
 
 // The statement's first parameter: the rows as one JSON text (and, per row, which
@@ -187,7 +190,7 @@ export function writeBody(rows: EventRow[], m?: MembershipCache): string {
 // Resolves with the rows it inserted.
 async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
   const body = writeBody(rows, opts.memberships)
-  const query = sql.unsafe(WRITE_STATEMENT, [body, shard], { prepare: true })
+  const query = sql.unsafe(STATEMENT, [body, shard], { prepare: true })
   const [{ v }] = await (opts.inflight ? opts.inflight.track(query) : query)
   assert(typeof v === 'string' && v.length === rows.length, 'the write statement answers one verdict per row')
   const inserted = new Set<EventRow>()
