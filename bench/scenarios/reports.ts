@@ -151,10 +151,10 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, pa
     estimate: cached
       ? '~60 distinct requests, fresh for 5 s and then served stale while refreshed one at a time on an idle slot: nearly every answer ' +
         'a cache hit, ~1-2 ms in the server; offered ≈ 100 / (2 s + R) ≈ 50 req/s'
-      : 'every request a query (REPORT_CACHE_ENTRIES_MAX=0). Counts read ≤ 30 days × ~24 hour rows per name and a few hundred ' +
-        'distinct hour-bit groups per day (~5-30 ms); funnels join users\' first times per day (~10k rows per step over 7 days, ' +
-        '~20-60 ms); retention reads membership rows per day (~20 ms). Offered ≈ 100 / (2 s + R) ≈ 50 req/s × ~25 ms ≈ 1.2 cores of ' +
-        'Postgres on a 2-core box shared with ingest and the generator, so queueing adds to p95',
+      : 'every request a query (REPORT_CACHE_ENTRIES_MAX=0). Alone, the mix averages ~330 ms of SQL per request (30-day funnels ' +
+        '0.6-1.9 s, counts 30-170 ms, retention 8-330 ms; measured at 3M events): REPORT_QUERIES_MAX (3) slots serve ~9 req/s, below ' +
+        'the ~50 req/s that 100 users at 2 s think time offer, so expect the queue (p50 of seconds, 503s past the wait bound) until ' +
+        'the mean service time is ~40 ms',
     theirs: published['w2-reporting'],
     run: async () => {
       const start = performance.now() + o.warmupMs
