@@ -70,9 +70,11 @@ const ROLLUPS = [
    select project_id, name, date_trunc('minute', "timestamp"), count(*) from events group by 1, 2, 3`,
   `insert into event_counts_hour (project_id, name, bucket, events)
    select project_id, name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events group by 1, 2, 3`,
-  `insert into event_users_day (project_id, name, day, user_key)
-   select distinct project_id, n, ("timestamp" at time zone 'UTC')::date, coalesce(user_id, anonymous_id)
-   from events, lateral (values (name), ('')) as v(n) where coalesce(user_id, anonymous_id) is not null`,
+  `insert into event_users_day (project_id, name, day, user_key, hours, first_at)
+   select project_id, n, ("timestamp" at time zone 'UTC')::date, coalesce(user_id, anonymous_id),
+          bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int), min("timestamp")
+   from events, lateral (values (name), ('')) as v(n) where coalesce(user_id, anonymous_id) is not null
+   group by 1, 2, 3, 4`,
 ]
 const ROLLUP_TABLES = ['event_counts_minute', 'event_counts_hour', 'event_users_day']
 // Events per user over the 90 days (~5 sessions of ~3.6 events, and the Signup).
@@ -111,13 +113,14 @@ async function seedProject(sql: postgres.Sql, projectId: number, events: number,
 // `createSchema` starts Inlet on the empty database so that it applies its own
 // migrations, and returns the project ids it created through the admin API.
 export async function ensureSeeded(events: number, o: {
+  bigEvents?: number
   createSchema: (url: string) => Promise<number[]>
   progress: (line: string) => void
 }): Promise<Seeded> {
   const params: Params = {
-    events, projects: SEED_PROJECTS, bigEvents: Math.round(events * BIG_SHARE), days: SEED_DAYS, migrations: migrationsHash(),
+    events, projects: SEED_PROJECTS, bigEvents: o.bigEvents ?? Math.round(events * BIG_SHARE), days: SEED_DAYS, migrations: migrationsHash(),
   }
-  const database = `inlet_bench_reports_${events}`
+  const database = `inlet_bench_reports_${events}${o.bigEvents === undefined ? '' : `_big${o.bigEvents}`}`
   const url = urlFor(database)
   const t0 = performance.now()
   const kept = await reusable(database, params)

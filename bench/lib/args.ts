@@ -43,6 +43,7 @@ export function parseArgs(argv: string[]): Args {
     else if (arg === '--soak') a.options.soakMs = parseDuration(value())
     else if (arg === '--wait-idle') a.options.waitIdleMs = parseDuration(value())
     else if (arg === '--seed-events') a.options.reportsSeedEvents = Number(value().replaceAll('_', ''))
+    else if (arg === '--seed-big-events') a.options.reportsSeedBigEvents = Number(value().replaceAll('_', ''))
     else if (arg === '--env') {
       const [k, ...v] = value().split('=')
       a.env[k!] = v.join('=')
@@ -59,5 +60,6 @@ scenarios: throughput w1 w2 w3 w4 w5 reports (default: all, quick)
   --warmup     load offered before measuring (default 2s)
   --soak       W2's soak length (default: a short soak; the published one is 1h)
   --seed-events  events seeded for the reports scenario (default: quick size; 10000000 for the full one)
+  --seed-big-events  of those, the big project's (default: 20%; 2000000 keeps the full size's big project in a smaller seed)
   --env K=V    passed to every Inlet started (e.g. FLUSHERS=4, QUEUE_EVENTS_MAX=200000)
   --wait-idle  before each phase, wait up to this long for other work on the machine to stop (default 0: just flag it)`

@@ -37,7 +37,10 @@ function procCpuS(pid: number): number {
 export const cluster = { postmasterPid: null as number | null }
 
 // CPU seconds of the bench Postgres: its postmaster and every process it started
-// (backends, WAL writer, checkpointer…), from /proc.
+// (backends, WAL writer, checkpointer…), from /proc. A backend that exits inside the
+// window (a client that connects, works and disconnects) leaves /proc, but the
+// postmaster reaps it, so its CPU moves into the postmaster's cutime + cstime: that is
+// counted too, or a short-lived connection's work would vanish from the figure.
 export function postgresCpuS(): number {
   let total = 0
   const root = cluster.postmasterPid
@@ -49,6 +52,8 @@ export function postgresCpuS(): number {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       if (root !== null && Number(name) !== root && Number(fields[1]) !== root) continue
       total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S
+      // Reaped children: the postmaster's, or (no known root) every postgres parent's.
+      if (root === null || Number(name) === root) total += (Number(fields[13]) + Number(fields[14])) / TICKS_PER_S
     } catch {}
   }
   return total

@@ -67,16 +67,18 @@ export async function seedViaApi(target: Target, key: string, o: { events: numbe
   }))
 }
 
-// Rollups Inlet keeps, rebuilt from events as sql/001 and sql/003 define them. A
+// Rollups Inlet keeps, rebuilt from events as sql/001, 003 and 011 define them. A
 // table not listed here would be left empty: the seeder says so rather than guess.
 const ROLLUPS: Record<string, string> = {
   event_counts_minute: `insert into event_counts_minute (project_id, name, bucket, events)
     select project_id, name, date_trunc('minute', "timestamp", 'UTC'), count(*) from events group by 1, 2, 3`,
   event_counts_hour: `insert into event_counts_hour (project_id, name, bucket, events)
     select project_id, name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events group by 1, 2, 3`,
-  event_users_day: `insert into event_users_day (project_id, name, day, user_key)
-    select distinct project_id, n, ("timestamp" at time zone 'UTC')::date, coalesce(user_id, anonymous_id)
-    from events, lateral (values (name), ('')) as v(n) where coalesce(user_id, anonymous_id) is not null`,
+  event_users_day: `insert into event_users_day (project_id, name, day, user_key, hours, first_at)
+    select project_id, n, ("timestamp" at time zone 'UTC')::date, coalesce(user_id, anonymous_id),
+           bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int), min("timestamp")
+    from events, lateral (values (name), ('')) as v(n) where coalesce(user_id, anonymous_id) is not null
+    group by 1, 2, 3, 4`,
 }
 
 export async function seedDirect(url: string, o: {

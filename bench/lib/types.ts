@@ -53,6 +53,9 @@ export interface RunOptions {
   warmupMs: number
   soakMs: number | null // null: the short soak
   reportsSeedEvents: number | null
+  // Events of the big project (default: BIG_SHARE of reportsSeedEvents): a smaller seed
+  // can keep the big project at the full data set's 2M.
+  reportsSeedBigEvents?: number | null
   quick: boolean
   // Before each phase, wait up to this long for the machine to be idle.
   waitIdleMs: number

@@ -3,13 +3,16 @@
 //
 // Where each figure comes from (see sql/003_reports.sql for the tables):
 // - counts, events: event_counts_minute (minute) or event_counts_hour (hour, day);
-// - counts, users by day, and retention: event_users_day (membership rows: distinct
-//   users are not summable, so they are kept per day, exact);
-// - counts, users by minute or hour, and funnels (windows in seconds): raw events,
-//   on the covering (project_id, name, timestamp) include (user_id, anonymous_id)
-//   index (or the (project_id, timestamp) one without a name). A per-hour membership
-//   table made hour counts ~50x faster but cost ~45% of ingest throughput (measured),
-//   so hour and minute users are counted from events and left to the result cache.
+// - counts, users by day and by hour, and retention: event_users_day (membership
+//   rows: distinct users are not summable, so they are kept per user and day, exact,
+//   with a bit per hour of the day the user was seen in: sql/011). A separate
+//   per-hour membership table cost ~45% of ingest throughput (measured); the bits
+//   cost an update only when a user-day gains an hour;
+// - funnels: users' first times per name and day in event_users_day, with raw
+//   events read only where those cannot decide (funnel.ts);
+// - counts, users by minute: raw events over at most REPORT_BUCKETS_MAX minutes, on
+//   the covering (project_id, name, timestamp) include (user_id, anonymous_id) index
+//   (without a name: one range of it per name the project has in the range).
 // Counts and retention work in whole UTC buckets: the route aligns from/to to the
 // interval before calling here, so every summary row either counts or does not.
 
@@ -52,13 +55,17 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 // Runs `fn` in a read-only transaction whose statements give up after `timeoutMs`,
 // so a report never holds a request (or a connection) longer than that. The same
 // bound holds on the client side, for a Postgres that does not answer at all.
-async function bounded<T>(sql: Sql, timeoutMs: number, what: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
+export async function bounded<T>(sql: Sql, timeoutMs: number, what: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
   try {
     const work = sql.begin('read only', async tx => {
       // Report joins are many rows to many: a nested loop is never the right plan, and
       // the planner picks one when statistics lag behind fresh rollup rows (measured:
       // 8.5 s instead of 10 ms on 30k events right after they were written).
-      await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('enable_nestloop', 'off', true)`
+      // JIT off: a lateral lookup (funnel.ts) can only be a nested loop, whose disable
+      // cost pushes the plan's cost past jit_above_cost; compiling it took 2.5 s for a
+      // query that runs in 20 ms (measured).
+      await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('enable_nestloop', 'off', true),
+                      set_config('jit', 'off', true)`
       return fn(tx as unknown as Sql)
     }) as Promise<T>
     return await withDeadline(work, timeoutMs + REPORT_DEADLINE_SLACK_MS, `the ${what} report`)
@@ -76,6 +83,16 @@ async function bounded<T>(sql: Sql, timeoutMs: number, what: string, fn: (tx: Sq
   }
 }
 
+// Without a name, the names the project has events of in [from, to) (from the hour
+// rollup: a few rows per hour), so that minute users are read from the covering
+// (project_id, name, timestamp) include (user_id, anonymous_id) index, one range per
+// name, index-only, instead of the time index and a heap page per event (measured: a
+// day of a 2M-event project, 160 → ~20 ms).
+function anyName(tx: Sql, projectId: number, from: Date, to: Date) {
+  return tx`select distinct name from event_counts_hour
+            where project_id = ${projectId} and bucket >= ${new Date(floorTo(from.getTime(), 'hour'))} and bucket < ${to}`
+}
+
 export interface CountsQuery { fromMs: number; toMs: number; interval: CountsInterval; name?: string }
 export interface CountsRow { bucket: string; events: number; users: number }
 
@@ -85,7 +102,9 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
   assert(q.fromMs % size === 0 && q.toMs % size === 0 && q.fromMs < q.toMs, 'counts range is aligned to its interval')
   const from = new Date(q.fromMs), to = new Date(q.toMs)
   const named = q.name !== undefined
-  const rows = await bounded(sql, timeoutMs, 'counts', tx => {
+  const rows = await bounded(sql, timeoutMs, 'counts', async tx => {
+    // Groupings hashed, never sorted (user keys sort under the database collation).
+    await tx`select set_config('enable_sort', 'off', true)`
     const events = q.interval === 'minute'
       ? tx`select bucket as b, sum(events)::int8 as n from event_counts_minute
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
@@ -95,18 +114,24 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
            group by 1`
-    const users = q.interval === 'day'
-      ? tx`select day::timestamp at time zone 'UTC' as b, count(*)::int8 as n from event_users_day
+    // Per day: one row per user (count them). Per hour: rows grouped by their hour
+    // bits, far fewer groups than users (most users are seen in a few hours), each
+    // group's count added to every hour it has a bit for, below.
+    const users = q.interval === 'minute'
+      ? tx`select b, count(*)::int8 as n from (
+             -- Distinct (minute, user) by hashing: count(distinct) sorts the user keys.
+             select distinct date_trunc('minute', "timestamp") as b, coalesce(user_id, anonymous_id) as u
+             from events
+             where project_id = ${projectId} and "timestamp" >= ${from} and "timestamp" < ${to}
+               and coalesce(user_id, anonymous_id) is not null
+               ${named ? tx`and name = ${q.name!}` : tx`and name = any(array(${anyName(tx, projectId, from, to)}))`}
+           ) x group by 1`
+      : tx`select day::timestamp at time zone 'UTC' as b, ${q.interval === 'hour' ? tx`hours` : tx`0`} as h, count(*)::int8 as n
+           from event_users_day
            where project_id = ${projectId} and name = ${named ? q.name! : ANY_NAME}
-             and day >= ${day(q.fromMs)}::date and day < ${day(q.toMs)}::date
-           group by 1`
-      : tx`select date_trunc(${q.interval}, "timestamp", 'UTC') as b,
-                  count(distinct coalesce(user_id, anonymous_id))::int8 as n
-           from events
-           where project_id = ${projectId} and "timestamp" >= ${from} and "timestamp" < ${to}
-             ${named ? tx`and name = ${q.name!}` : tx``}
-           group by 1`
-    return Promise.all([events, users])
+             and day >= ${day(q.fromMs)}::date and day < ${day(ceilTo(q.toMs, 'day'))}::date
+           group by 1, 2`
+    return await Promise.all([events, users])
   })
   const byBucket = new Map<number, CountsRow>()
   const series: CountsRow[] = []
@@ -116,45 +141,16 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
     series.push(row)
   }
   for (const r of rows[0]) byBucket.get((r.b as Date).getTime())!.events = r.n as number
-  for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
+  if (q.interval === 'hour') {
+    for (const r of rows[1]) {
+      const dayMs = (r.b as Date).getTime()
+      for (let h = 0, bits = r.h as number; bits !== 0; h++, bits >>>= 1) {
+        const row = bits & 1 ? byBucket.get(dayMs + h * INTERVAL_MS.hour) : undefined
+        if (row) row.users += r.n as number // hours of the first and last day outside the range have no bucket
+      }
+    }
+  } else for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
   return series
-}
-
-export interface FunnelQuery { fromMs: number; toMs: number; steps: string[]; withinS: number }
-export interface FunnelStep { name: string; users: number; conversion: number }
-
-// A user enters at their first step-1 event in [from, to); each later step is the
-// earliest event of that name at or after the previous step, at most `withinS`
-// after the entry. Taking the earliest is optimal for a fixed entry, so this is
-// exact for that definition, and one pass over the steps' events.
-export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, timeoutMs: number): Promise<FunnelStep[]> {
-  assert(q.steps.length >= 1 && new Set(q.steps).size === q.steps.length, 'funnel steps are distinct')
-  const from = new Date(q.fromMs), to = new Date(q.toMs), end = new Date(q.toMs + q.withinS * 1000)
-  const rows = await bounded(sql, timeoutMs, 'funnel', tx => {
-    // Each step reads only its own name's rows: an index-only scan of
-    // (project_id, name, timestamp) include (user_id, anonymous_id), hash-joined on the user.
-    const later = q.steps.slice(1).map((name, i) => tx`,
-      ${tx.unsafe(`s${i + 2}`)} as (
-        select s.u, s.t1, min(e."timestamp") as t from ${tx.unsafe(`s${i + 1}`)} s
-        join events e on e.project_id = ${projectId} and e.name = ${name}
-         and e."timestamp" >= ${from} and e."timestamp" <= ${end}
-         and coalesce(e.user_id, e.anonymous_id) = s.u
-         and e."timestamp" >= s.t and e."timestamp" <= s.t1 + ${q.withinS} * interval '1 second'
-        group by s.u, s.t1
-      )`)
-    const counts = q.steps.map((_, i) => tx.unsafe(`${i ? 'union all ' : ''}select ${i} as k, count(*)::int8 as n from s${i + 1}`))
-    return tx`
-      with s1 as (
-        select coalesce(user_id, anonymous_id) as u, min("timestamp") as t1, min("timestamp") as t from events
-        where project_id = ${projectId} and name = ${q.steps[0]} and "timestamp" >= ${from} and "timestamp" < ${to}
-          and coalesce(user_id, anonymous_id) is not null
-        group by 1
-      ) ${later}
-      ${counts}`
-  })
-  const users = new Array<number>(q.steps.length).fill(0)
-  for (const r of rows) users[r.k as number] = r.n as number
-  return q.steps.map((name, i) => ({ name, users: users[i], conversion: users[0] ? users[i] / users[0] : 0 }))
 }
 
 export interface RetentionQuery {
@@ -166,11 +162,14 @@ export interface Cohort { cohort: string; users: number; retained: number[] }
 // A user's cohort is the period of their first cohort_event in [from, to);
 // retained[k] counts the cohort's users with return_event on some day of the k-th
 // period after the cohort's own (k = 0 is that period), also past `to`.
-export async function retentionReport(sql: Sql, projectId: number, q: RetentionQuery, timeoutMs: number): Promise<Cohort[]> {
+export async function retentionReport(sql: Sql, projectId: number, q: RetentionQuery, timeoutMs: number, workMemKb: number): Promise<Cohort[]> {
   const size = INTERVAL_MS[q.interval], days = size / INTERVAL_MS.day
   assert(q.fromMs % INTERVAL_MS.day === 0 && q.toMs % INTERVAL_MS.day === 0 && q.fromMs < q.toMs, 'retention range is whole days')
   const returnsToMs = q.toMs + q.periods * size
-  const rows = await bounded(sql, timeoutMs, 'retention', tx => tx`
+  const rows = await bounded(sql, timeoutMs, 'retention', async tx => {
+    // Hashed, never sorted, as funnels (funnel.ts).
+    await tx`select set_config('enable_sort', 'off', true), set_config('work_mem', ${`${workMemKb}kB`}, true)`
+    return await tx`
     with first as (
       select user_key, min(day) as d from event_users_day
       where project_id = ${projectId} and name = ${q.cohortEvent}
@@ -178,18 +177,21 @@ export async function retentionReport(sql: Sql, projectId: number, q: RetentionQ
       group by user_key
     ), c as (
       select user_key, date_trunc(${q.interval}, d::timestamp)::date as cp from first
-    ), r as (
-      select c.cp, (date_trunc(${q.interval}, d.day::timestamp)::date - c.cp) / ${days}::int as k,
-             count(distinct c.user_key)::int8 as n
+    ), returned as (
+      -- Distinct (cohort, period, user) by hashing: count(distinct) sorts the user keys
+      -- under the database collation (measured: most of a 30-day report's time).
+      select distinct c.cp, (date_trunc(${q.interval}, d.day::timestamp)::date - c.cp) / ${days}::int as k, c.user_key
       from c join event_users_day d
         on d.project_id = ${projectId} and d.name = ${q.returnEvent ?? ANY_NAME} and d.user_key = c.user_key
        and d.day >= ${day(q.fromMs)}::date and d.day < ${day(returnsToMs)}::date
        and d.day >= c.cp and d.day < c.cp + ${q.periods * days}::int
-      group by 1, 2
+    ), r as (
+      select cp, k, count(*)::int8 as n from returned group by 1, 2
     )
     select cp::timestamp at time zone 'UTC' as cp, -1 as k, count(*)::int8 as n from c group by 1
     union all
-    select cp::timestamp at time zone 'UTC', k, n from r`)
+    select cp::timestamp at time zone 'UTC', k, n from r`
+  })
   const byCohort = new Map<number, Cohort>()
   const cohorts: Cohort[] = []
   for (let ms = floorTo(q.fromMs, q.interval); ms < q.toMs; ms += size) {

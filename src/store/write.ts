@@ -10,7 +10,7 @@ import { assert } from '../assert'
 import type { EventRow, Refusal, RowOutcome } from '../event'
 import type { Sql } from './db'
 import type { Inflight } from './deadline'
-import type { MembershipCache } from './memberships'
+import { NEEDS_ALL, type MembershipCache } from './memberships'
 import { isDataError, refusal } from './outcomes'
 
 const key = (projectId: number, id: string) => `${projectId}\u0001${id}`
@@ -121,13 +121,13 @@ async function isolate(tx: Sql, unique: EventRow[], shard: number, opts: WriteOp
 // serialiser escaped every element of 11 arrays (measured at 30 rows per
 // transaction: 7.7 against 12.5 µs of Bun CPU per row; Postgres's cost is the same).
 // It is sent as text and cast in SQL: a parameter Postgres types as jsonb would be
-// JSON-encoded again by postgres.js. Element 11 says whether the row may add a user-day
-// membership the cache does not know (memberships.ts); only those rows are joined
-// into the membership insert.
+// JSON-encoded again by postgres.js. Element 11 says which user-day membership rows
+// the row may change that the cache does not know are stored (memberships.ts: bit 1
+// the any-event row, bit 2 the row of its name); only those are upserted.
 const STATEMENT = `
   with input as (
     select k, (e->>0)::int8 as p, e->>1 as i, e->>2 as ty, e->>3 as nm, (e->>4)::int8 as ts, (e->>5)::int8 as ra,
-           e->>6 as u, e->>7 as a, e->>8 as s, e->9 as pr, e->10 as c, (e->>11)::int2 = 1 as m
+           e->>6 as u, e->>7 as a, e->>8 as s, e->9 as pr, e->10 as c, (e->>11)::int2 as m
     from jsonb_array_elements($1::text::jsonb) with ordinality as x(e, k)
   ), ins as (
     insert into events (project_id, id, type, name, "timestamp", received_at,
@@ -148,34 +148,48 @@ const STATEMENT = `
     group by 1, 2, 3 order by 1, 2, 3
     on conflict (project_id, bucket, name, shard) do update set events = event_counts_hour.events + excluded.events
   ), users_day as (
-    -- Reports (sql/003_reports.sql): who was seen on which UTC day, per name and
-    -- under '' for any name, from inserted rows only. Sorted so concurrent writers
-    -- take keys in one order.
-    insert into event_users_day (project_id, name, day, user_key)
-    select distinct ins.project_id, v.n, (ins."timestamp" at time zone 'UTC')::date, ins.user_key
-    from ins join input on input.p = ins.project_id and input.i = ins.id and input.m,
-         lateral (values (ins.name), ('')) as v(n)
-    where ins.user_key is not null
+    -- Reports (sql/003_reports.sql, 011_user_day_hours_first.sql): who was seen on
+    -- which UTC day, in which hours, first when, per name (m bit 2) and under '' for
+    -- any name (m bit 1), from inserted rows whose membership the cache does not know.
+    -- A row is rewritten only for a new hour bit or an earlier first time. Sorted so
+    -- concurrent writers take keys in one order.
+    insert into event_users_day (project_id, name, day, user_key, hours, first_at)
+    select ins.project_id, v.n, (ins."timestamp" at time zone 'UTC')::date, ins.user_key,
+           bit_or(1 << extract(hour from ins."timestamp" at time zone 'UTC')::int), min(ins."timestamp")
+    from ins join input on input.p = ins.project_id and input.i = ins.id and input.m > 0,
+         lateral (values (ins.name, 2), ('', 1)) as v(n, bit)
+    where ins.user_key is not null and input.m & v.bit <> 0
+    group by 1, 2, 3, 4
     order by 1, 2, 3, 4
-    on conflict do nothing
+    on conflict (project_id, name, day, user_key) do update
+      set hours = event_users_day.hours | excluded.hours, first_at = least(event_users_day.first_at, excluded.first_at)
+      where excluded.hours & ~event_users_day.hours <> 0 or excluded.first_at < event_users_day.first_at
   )
   -- One character per input row, in order: 1 inserted, 0 already stored. One short
   -- row to parse instead of one row per event.
   select string_agg(case when ins.id is null then '0' else '1' end, '' order by input.k) as v
   from input left join ins on ins.project_id = input.p and ins.id = input.i`
 
+// For bench/lib/rollup-cost.ts (EXPLAIN ANALYZE of this statement, per rollup table).
+export { STATEMENT as WRITE_STATEMENT }
+
 const json = (s: string | null) => (s === null ? 'null' : JSON.stringify(s))
 
-// Resolves with the rows it inserted.
-async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
-  const m = opts.memberships
+// The statement's first parameter: the rows as one JSON text (and, per row, which
+// membership rows it may change: memberships.ts).
+export function writeBody(rows: EventRow[], m?: MembershipCache): string {
   let body = '['
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]
     body += `${k === 0 ? '' : ','}[${r.projectId},${JSON.stringify(r.id)},"${r.type}",${JSON.stringify(r.name)},${r.timestampMs},${r.receivedAtMs},`
-      + `${json(r.userId)},${json(r.anonymousId)},${json(r.sessionId)},${r.properties},${r.context},${m === undefined || m.needs(r) ? 1 : 0}]`
+      + `${json(r.userId)},${json(r.anonymousId)},${json(r.sessionId)},${r.properties},${r.context},${m === undefined ? NEEDS_ALL : m.needs(r)}]`
   }
-  body += ']'
+  return body + ']'
+}
+
+// Resolves with the rows it inserted.
+async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
+  const body = writeBody(rows, opts.memberships)
   const query = sql.unsafe(STATEMENT, [body, shard], { prepare: true })
   const [{ v }] = await (opts.inflight ? opts.inflight.track(query) : query)
   assert(typeof v === 'string' && v.length === rows.length, 'the write statement answers one verdict per row')

@@ -8,7 +8,7 @@ const bucketOf: Record<string, string> = {
   day: `("timestamp" at time zone 'UTC')::date`,
 }
 
-// Every rollup row equals the same aggregate recomputed from events, and none is extra.
+// Every rollup row (membership rows with their hour bits and first times) equals the same aggregate recomputed from events, and none is extra.
 export async function expectExact(sql: Sql, projectId: number) {
   const [minute] = await sql`
     select count(*)::int as wrong from (
@@ -31,17 +31,19 @@ export async function expectExact(sql: Sql, projectId: number) {
   const membership = async (table: string, bucket: string) => {
     const [r] = await sql`
       select count(*)::int as wrong from (
-        (select name, ${sql(bucket)} as b, user_key from ${sql(table)} where project_id = ${projectId}
+        (select name, ${sql(bucket)} as b, user_key, hours, first_at from ${sql(table)} where project_id = ${projectId}
          except all
-         select distinct n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id)
+         select n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id),
+                bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int), min("timestamp")
          from events, lateral (values (name), ('')) v(n)
-         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null)
+         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null group by 1, 2, 3)
         union all
-        (select distinct n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id)
+        (select n, ${sql.unsafe(bucketOf[bucket])}, coalesce(user_id, anonymous_id),
+                bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int), min("timestamp")
          from events, lateral (values (name), ('')) v(n)
-         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null
+         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null group by 1, 2, 3
          except all
-         select name, ${sql(bucket)}, user_key from ${sql(table)} where project_id = ${projectId})) x`
+         select name, ${sql(bucket)}, user_key, hours, first_at from ${sql(table)} where project_id = ${projectId})) x`
     return r.wrong
   }
   const users = { wrong: await membership('event_users_day', 'day') }

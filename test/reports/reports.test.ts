@@ -68,12 +68,15 @@ describe('reports equal a brute-force computation over the same events', () => {
     }
   }
 
-  test('counts by minute over a day equal brute force', async () => {
-    const from = START + 2 * DAY, to = START + 3 * DAY
-    const body = await get(a.api_key, `/v1/reports/counts?interval=minute&from=${from}&to=${to}`)
-    expect(body.series.length).toBe(1440)
-    expect(body.series).toEqual(bruteCounts(events, from, to, 'minute'))
-  })
+  for (const name of [undefined, 'PageView']) {
+    test(`counts by minute${name ? ` of ${name}` : ''} over a day equal brute force`, async () => {
+      const from = START + 2 * DAY, to = START + 3 * DAY
+      const body = await get(a.api_key, `/v1/reports/counts?interval=minute&from=${from}&to=${to}${name ? `&name=${name}` : ''}`)
+      expect(body.series.length).toBe(1440)
+      expect(body.series).toEqual(bruteCounts(events, from, to, 'minute', name))
+      expect(body.series.filter((r: { users: number }) => r.users > 0).length).toBeGreaterThan(100)
+    })
+  }
 
   for (const [steps, within] of [[['PageView', 'AddToCart', 'Purchase'], 3600], [['PageView', 'AddToCart', 'Purchase'], 86_400],
     [['Signup', 'Purchase'], 7 * 86_400], [['AddToCart', 'Purchase', 'PageView'], 600]] as const) {
@@ -87,6 +90,20 @@ describe('reports equal a brute-force computation over the same events', () => {
     })
   }
 
+  // `from` inside a day: entries on that day before `from` must not count, and later
+  // ones must (the route reads that day's first step raw); `to` inside a day too.
+  for (const [steps, within, from, to] of [
+    [['PageView', 'AddToCart', 'Purchase'], 3600, START + 2 * DAY + 13 * 3600_000 + 7_777, START + 6 * DAY + 5 * 3600_000],
+    [['AddToCart', 'Purchase', 'PageView'], 600, START + DAY + 6 * 3600_000, START + 5 * DAY + 30 * 60_000],
+    [['Signup', 'PageView'], 3 * 86_400, START + 4 * DAY + 20 * 3600_000, START + 4 * DAY + 23 * 3600_000]] as const) {
+    test(`a funnel ${steps.join(' → ')} within ${within} s from inside a day equals brute force`, async () => {
+      const body = await get(a.api_key, `/v1/reports/funnel?steps=${steps.join(',')}&within=${within}&from=${iso(from)}&to=${iso(to)}`)
+      const expected = bruteFunnel(events, from, to, [...steps], within)
+      expect(body.steps).toEqual(expected)
+      expect(expected[steps.length - 1].users).toBeGreaterThan(5)
+    })
+  }
+
   for (const [interval, returnEvent, periods] of [['day', null, 8], ['day', 'Purchase', 5], ['week', null, 3], ['week', 'PageView', 2]] as const) {
     test(`retention by ${interval} returning on ${returnEvent ?? 'any'} event equals brute force`, async () => {
       const from = START + 10 * 3600_000, to = START + 10 * DAY
@@ -97,6 +114,20 @@ describe('reports equal a brute-force computation over the same events', () => {
       expect(expected.reduce((s, c) => s + c.retained.slice(1).reduce((x, y) => x + y, 0), 0)).toBeGreaterThan(100)
     })
   }
+})
+
+test('at the smallest REPORT_WORK_MEM_KB (64) funnels and retention spill to disk and still equal brute force; 63 stops start-up', async () => {
+  const small = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0', REPORT_WORK_MEM_KB: '64' })
+  try {
+    const from = START + DAY + 7_000, to = START + 8 * DAY
+    const f = await small.request('GET', `/v1/reports/funnel?steps=PageView,AddToCart,Purchase&within=3600&from=${iso(from)}&to=${iso(to)}`, { key: a.api_key })
+    expect(f.status).toBe(200)
+    expect(f.body.steps).toEqual(bruteFunnel(events, from, to, ['PageView', 'AddToCart', 'Purchase'], 3600))
+    const r = await small.request('GET', `/v1/reports/retention?cohort_event=Signup&interval=day&periods=8&from=${iso(START)}&to=${iso(START + 10 * DAY)}`, { key: a.api_key })
+    expect(r.status).toBe(200)
+    expect(r.body.cohorts).toEqual(bruteRetention(events, START, START + 10 * DAY, 'day', 8, 'Signup', null))
+  } finally { await small.stop() }
+  await expect(startInlet({ REPORT_WORK_MEM_KB: '63' })).rejects.toThrow(/REPORT_WORK_MEM_KB/)
 })
 
 describe('isolation', () => {
