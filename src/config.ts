@@ -42,6 +42,10 @@ export const limits = {
   WEBHOOK_ROTATION_OVERLAP_S: [86_400, 0, 30 * 86_400, 'after a secret rotation the old secret verifies this long, so retried deliveries signed with it land'],
   MEMBERSHIP_CACHE_ENTRIES_MAX: [100_000, 0, 10_000_000, 'user-day memberships (with their hour bits and first time) known to be stored, so a flush does not write them again (~160 B each, measured: ~16 MiB); 0 writes every one'],
   RATE_LIMIT_PROJECTS_MAX: [100_000, 1, 10_000_000, 'token buckets kept in memory'],
+  REPLICA_CHECK_MS_MAX: [250, 10, 10_000, 'with DATABASE_READ_URL, the primary\'s WAL position or the replica\'s replay position not known within this sends the read to the primary (and a silent replica is left alone for PG_PROBE_INTERVAL_MS)'],
+  RATE_LIMIT_LEASE_PERMILLE: [10, 1, 1000, 'with INLET_PROCESSES > 1 a process leases a project\'s tokens from Postgres in chunks of this share of its plan divided by INLET_PROCESSES; what the processes hold unspent (1.5 chunks each) bounds the error: 10 keeps it within 1.5% at ~1.7 leases/s per process at the limit'],
+  RATE_LIMIT_LEASE_INTERVAL_MS_MIN: [20, 1, 1_000, 'a project at its limit leases at most this often per process (<= 50 leases/s at 20); a request finding no tokens waits up to this for the next lease instead of being refused while the shared bucket refills'],
+  RATE_LIMIT_LEASE_MS_MAX: [250, 10, 10_000, 'a token lease unanswered this long is given up; the process then enforces its share of the plan (rpm / INLET_PROCESSES) in memory until Postgres is back'],
   QUERY_LIMIT_MAX: [1_000, 1, 100_000, 'events per list page (API contract)'],
   REPORT_RANGE_DAYS_MAX: [92, 1, 3660, 'widest from..to a report may cover'],
   REPORT_BUCKETS_MAX: [10_000, 1, 1_000_000, 'buckets in one counts series'],
@@ -68,6 +72,7 @@ export const limits = {
   RECEIPT_EVENTS_MAX: [100_000, 0, 10_000_000, 'recently acknowledged events whose durable time and place are remembered for /receipt, ~150 B each (older ones answer from Postgres without durable_at)'],
   REJECTIONS_PER_PROJECT_MAX: [100, 1, 10_000, 'recent refusals kept per project for /v1/debug/rejections; each entry is at most ~3 KiB (8 errors, strings cut to 200 chars)'],
   REJECTION_PROJECTS_MAX: [1_000, 1, 1_000_000, 'projects whose refusals are kept; the one refused least recently is forgotten first'],
+  LIVE_RELAY_NOTIFIES_MAX: [64, 1, 10_000, 'with INLET_PROCESSES > 1, NOTIFYs in flight relaying live events and refusals to the other processes; past it they are dropped (streams elsewhere say `lagged`), so a slow Postgres never queues relay traffic'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>
 
@@ -77,6 +82,8 @@ export interface Config {
   port: number
   host: string
   databaseUrl: string | undefined
+  // DATABASE_READ_URL (store/replica.ts): a streaming replica for lists, get-by-id and reports.
+  databaseReadUrl: string | undefined
   adminToken: string | undefined
   dataDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
@@ -87,6 +94,29 @@ export interface Config {
   // to show that a bug crashes the process and loses no acknowledged event.
   failpoints: { flush: number }
   limits: { [K in LimitName]: number }
+  // INLET_PROCESSES (src/supervisor.ts): how many Inlet processes share the port;
+  // `auto` is one per core. 1 runs no supervisor.
+  processes: number
+  // Set by the supervisor in each child (INLET_PROCESS_INDEX, 0-based); null when
+  // this process is the only one.
+  processIndex: number | null
+  // INLET_METRICS_PORT: each process also serves /metrics on this port plus its
+  // index, so Prometheus scrapes every process (the shared PORT reaches one at random).
+  metricsPort: number | null
+}
+
+// Enough for a 64-core host; each process owns PG_POOL_MAX + 1 rollup shards
+// (store/sink.ts), and shards are smallint.
+export const PROCESSES_MAX = 64
+
+function processes(env: Env): Pick<Config, 'processes' | 'processIndex' | 'metricsPort'> {
+  const raw = env.INLET_PROCESSES
+  const count = raw?.toLowerCase() === 'auto'
+    ? Math.min(PROCESSES_MAX, navigator.hardwareConcurrency || 1)
+    : integer(env, 'INLET_PROCESSES', 1, 1, PROCESSES_MAX)
+  const index = env.INLET_PROCESS_INDEX ? integer(env, 'INLET_PROCESS_INDEX', 0, 0, count - 1) : null
+  const metricsPort = env.INLET_METRICS_PORT ? integer(env, 'INLET_METRICS_PORT', 0, 1, 65_535 - count + 1) : null
+  return { processes: count, processIndex: index, metricsPort }
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -126,6 +156,11 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL is invalid: expected postgres://user@host:port/database')
   }
+  const databaseReadUrl = env.DATABASE_READ_URL || undefined
+  if (databaseReadUrl && !/^postgres(ql)?:\/\//.test(databaseReadUrl)) {
+    throw new ConfigError('DATABASE_READ_URL is invalid: expected postgres://user@host:port/database (a streaming replica)')
+  }
+  if (databaseReadUrl && !databaseUrl) throw new ConfigError('DATABASE_READ_URL needs DATABASE_URL: the replica is of that primary')
   const adminToken = env.INLET_ADMIN_TOKEN || undefined
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('INLET_ADMIN_TOKEN is invalid: use at least 16 characters')
@@ -134,6 +169,7 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: env.HOST || '0.0.0.0',
     databaseUrl,
+    databaseReadUrl,
     adminToken,
     dataDir: env.INLET_DATA_DIR || './data',
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
@@ -141,8 +177,15 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     spillSynchronous: oneOf(env, 'SPILL_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL'] as const),
     failpoints: failpoints(env.INLET_FAILPOINTS),
     limits: parsed,
+    ...processes(env),
   }
   checkRelations(config.limits)
+  if (config.processes > 1 && !databaseUrl) {
+    throw new ConfigError('INLET_PROCESSES > 1 needs DATABASE_URL: the processes share one Postgres (the embedded one is for trying Inlet out)')
+  }
+  if (config.processes > 1 && config.port === 0) {
+    throw new ConfigError('INLET_PROCESSES > 1 needs a fixed PORT: the processes share it (reusePort)')
+  }
   return config
 }
 

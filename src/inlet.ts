@@ -7,21 +7,26 @@ import type { Config } from './config'
 import { createApp } from './http/app'
 import { KeyCache } from './http/auth'
 import type { Deps } from './http/context'
-import { RateLimiter } from './http/rate-limit'
+import { type RateLimit, RateLimiter } from './http/rate-limit'
+import { SharedRateLimiter } from './http/shared-rate-limit'
 import { ReportCache, Slots } from './http/report-cache'
 import { Ingest } from './ingest'
 import { Live } from './live'
-import { createLog, foldRepeats, type Log } from './log'
+import { LiveRelay } from './live/relay'
+import { createLog, errorFields, foldRepeats, type Log } from './log'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
 import { FallbackSink } from './pipeline/fallback-sink'
 import { type OnBug, Pipeline } from './pipeline/flusher'
 import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
-import type { Sql } from './store/db'
+import { Bus, NOTIFY_PAYLOAD_BYTES_MAX } from './store/bus'
+import { connect, type Sql } from './store/db'
 import { PostgresHealth } from './store/health'
+import { ReadRouter } from './store/replica'
 import { MembershipCache } from './store/memberships'
-import { PostgresWriter } from './store/sink'
+import { leaseTokens } from './store/rate-leases'
+import { PostgresWriter, shardBaseOf } from './store/sink'
 import { CollectorTokenCache } from './store/collector-tokens'
 import { WebhookSourceCache } from './store/webhooks'
 
@@ -51,7 +56,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   // User-day memberships known to be stored (erasure and retention clear it).
   const memberships = new MembershipCache(l.MEMBERSHIP_CACHE_ENTRIES_MAX)
-  const writer = new PostgresWriter(sql, metrics, memberships)
+  const writer = new PostgresWriter(sql, metrics, memberships, shardBaseOf(config.processIndex, l.PG_POOL_MAX))
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
   const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
   // The console's live stream, receipts and rejection log: told of each settled batch.
@@ -62,12 +67,14 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable
+  const replica = config.databaseReadUrl ? connect(config.databaseReadUrl, l, () => {}) : null
   const deps: Deps = {
     config, sql, pipeline, ingest, metrics, log,
+    reads: new ReadRouter(sql, replica, l.REPLICA_CHECK_MS_MAX, l.PG_PROBE_INTERVAL_MS, metrics),
     keys: new KeyCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     webhookSources: new WebhookSourceCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
     collectorTokens: new CollectorTokenCache(sql, l.KEY_CACHE_ENTRIES_MAX, l.KEY_CACHE_TTL_MS, reachable, l.KEY_CACHE_STALE_IF_ERROR_MS),
-    limiter: new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX),
+    limiter: rateLimit(config, sql, postgresUp, log),
     // 503 from /ready only when neither Postgres nor the spill can take a write.
     health: { postgresUp, postgresReachable: reachable, writable: () => health.up || spill.writable },
     spill,
@@ -81,6 +88,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
     },
   }
+  const bus = connectBus(config, sql, deps, live, log)
   let abandoned = false
   health.start()
   drainer.start()
@@ -99,14 +107,50 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     // in the spill if Postgres is away; the next start drains it).
     close: async () => {
       live.close()
+      await bus?.stop()
       await pipeline.close()
       await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()
       deadLetters.stop()
       folded.stop()
       spill.close()
+      await replica?.end({ timeout: 1 })
     },
   }
+}
+
+// Several processes: credentials changed anywhere are forgotten here at once (and
+// after a lost LISTEN, when a change may have been missed); the live stream and the
+// rejection log reach across processes (live/relay.ts).
+function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log): Bus | null {
+  const url = config.databaseUrl
+  if (config.processes === 1 || !url) return null
+  const bus = new Bus(sql, () => connect(url, { ...config.limits, PG_POOL_MAX: 1 }, () => {}), config.limits.LIVE_RELAY_NOTIFIES_MAX, log,
+    reason => deps.metrics.busRefused.inc({ reason }))
+  const forget = () => {
+    deps.keys.clear()
+    deps.webhookSources.clear()
+    deps.collectorTokens.clear()
+  }
+  bus.on('credentials', forget)
+  bus.on('relisten', forget)
+  const relay = new LiveRelay(bus, live.hub, live.rejections, NOTIFY_PAYLOAD_BYTES_MAX)
+  relay.start()
+  live.relay = relay
+  void bus.start()
+  return bus
+}
+
+// One process judges alone in memory; several share each project's bucket in Postgres.
+function rateLimit(config: Config, sql: Sql, postgresUp: () => boolean, log: Log): RateLimit {
+  const l = config.limits
+  if (config.processes === 1) return new RateLimiter(l.RATE_LIMIT_PROJECTS_MAX)
+  return new SharedRateLimiter((projectId, rpm, want) => leaseTokens(sql, projectId, rpm, want), {
+    processes: config.processes, leasePermille: l.RATE_LIMIT_LEASE_PERMILLE, leaseMsMax: l.RATE_LIMIT_LEASE_MS_MAX,
+    leaseIntervalMsMin: l.RATE_LIMIT_LEASE_INTERVAL_MS_MIN,
+    projectsMax: l.RATE_LIMIT_PROJECTS_MAX, postgresUp,
+    onFallback: error => log('warn', 'rate-limit lease failed: enforcing this process\'s share of each plan until Postgres answers', errorFields(error)),
+  })
 }
 
 export type Inlet = ReturnType<typeof createInlet>

@@ -3,18 +3,21 @@
 
 import { mkdirSync } from 'node:fs'
 import { AssertionError } from './assert'
-import { ConfigError, loadConfig } from './config'
+import { type Config, ConfigError, loadConfig } from './config'
 import { startServer } from './http/server'
-import { createInlet } from './inlet'
+import { createInlet, type Inlet } from './inlet'
 import { createLog, errorFields } from './log'
 import { bootstrap } from './store/bootstrap'
 import { connect, fetchTypesOnce } from './store/db'
 import { migrate } from './store/migrate'
 import { printStartupSummary } from './summary'
+import { childDataDir, supervise } from './supervisor'
 
 // After SHUTDOWN_MS_MAX, how long the spill gets to take what is left before the
 // process exits anyway: a spill write of a full buffer takes well under a second.
 const SHUTDOWN_SPILL_MS_MAX = 5_000
+// How often a supervised process checks that its supervisor is still there.
+const PARENT_POLL_MS = 1_000
 
 async function main() {
   let config
@@ -29,6 +32,12 @@ async function main() {
   }
   const log = createLog(config.logLevel, config.logFormat)
   mkdirSync(config.dataDir, { recursive: true })
+  // INLET_PROCESSES > 1: this process only supervises the ones that serve.
+  if (config.processes > 1 && config.processIndex === null) return await supervise(config, log)
+  if (config.processIndex !== null) {
+    config = { ...config, dataDir: childDataDir(config.dataDir, config.processIndex) }
+    mkdirSync(config.dataDir, { recursive: true })
+  }
 
   let databaseUrl = config.databaseUrl
   let stopEmbedded: (() => Promise<void>) | undefined
@@ -66,6 +75,7 @@ async function main() {
   const server = startServer(inlet.deps, inlet.app)
   log('info', 'inlet listening', { url: `http://${config.host}:${server.port}`, docs: `http://localhost:${server.port}/swagger` })
   printStartupSummary(config, { port: server.port ?? config.port, databaseUrl, boot })
+  const metricsServer = serveMetrics(config, inlet.app)
 
   let stopping = false
   const shutdown = async (signal: string) => {
@@ -74,6 +84,7 @@ async function main() {
     log('info', 'shutting down: intake stopped, draining the buffer', { signal, buffered: pipeline.queue.depth })
     // Stop accepting connections but let in-flight requests finish: they wait on acks.
     server.stop(false)
+    metricsServer?.stop(true)
     const limitMs = config.limits.SHUTDOWN_MS_MAX
     const deadline = performance.now() + limitMs
     // Past SHUTDOWN_MS_MAX, Postgres is given up on: what is buffered or in flight
@@ -107,6 +118,25 @@ async function main() {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+  // A supervised process whose supervisor was killed (-9) drains and stops rather
+  // than serving on unsupervised.
+  if (config.processIndex !== null) {
+    const parent = process.ppid
+    setInterval(() => { if (process.ppid !== parent) void shutdown('supervisor gone') }, PARENT_POLL_MS).unref()
+  }
+}
+
+// INLET_METRICS_PORT: this process's /metrics alone, on the port plus its index.
+function serveMetrics(config: Config, app: Inlet['app']) {
+  if (config.metricsPort === null) return null
+  return Bun.serve({
+    port: config.metricsPort + (config.processIndex ?? 0),
+    hostname: config.host,
+    development: false,
+    fetch: request => (request.method === 'GET' && new URL(request.url).pathname === '/metrics'
+      ? app.handle(new Request('http://localhost/metrics'))
+      : new Response('only GET /metrics here\n', { status: 404 })),
+  })
 }
 
 // `inlet --healthcheck`: exit 0 when /health answers, for Docker's HEALTHCHECK in an

@@ -133,6 +133,8 @@ export function createMetrics() {
     spillErrors: registry.add(new Counter('inlet_spill_errors_total', 'Spill writes refused, by reason (SQLITE_FULL is the bound)')),
     deadLettered: registry.add(new Counter('inlet_dead_lettered_events_total', 'Acknowledged events Postgres refused as data errors, moved to the dead-letter table')),
     backgroundErrors: registry.add(new Counter('inlet_background_errors_total', 'Failures of a background loop (it logs, backs off and retries), by loop and code')),
+    busRefused: registry.add(new Counter('inlet_bus_notices_refused_total', 'Notices to the other processes not sent (INLET_PROCESSES > 1), by reason: too_big, inflight (LIVE_RELAY_NOTIFIES_MAX), failed')),
+    reads: registry.add(new Counter('inlet_reads_total', 'Reads (lists, get-by-id, reports) by where they ran: replica, or primary and why (DATABASE_READ_URL)')),
     postgresProbes: registry.add(new Counter('inlet_postgres_probes_total', 'Postgres health probes, by result')),
   }
 }

@@ -66,6 +66,22 @@ function rssMiB(pid: number): number {
   } catch { return 0 }
 }
 
+// The server and the processes it started (INLET_PROCESSES > 1: the supervisor
+// and its Inlet processes), found once when a phase starts: all are the server.
+function withChildren(pid: number): number[] {
+  const found = [pid]
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) > 57) continue // not a pid
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name))
+    } catch {}
+  }
+  return found
+}
+
+const sum = (pids: number[], f: (pid: number) => number) => pids.reduce((total, p) => total + f(p), 0)
+
 function machine(): { busyS: number; cores: number } {
   const lines = readFileSync('/proc/stat', 'utf8').split('\n')
   const total = lines[0]!.split(/\s+/).slice(1).map(Number)
@@ -82,16 +98,17 @@ function generatorCpuS(): number {
 // Starts sampling now; `stop()` returns the figures since then.
 export function watch(pid: number | null) {
   const t0 = performance.now()
-  const server0 = pid ? procCpuS(pid) : 0
+  const pids = pid ? withChildren(pid) : []
+  const server0 = sum(pids, procCpuS)
   const pg0 = postgresCpuS()
   const gen0 = generatorCpuS()
   const m0 = machine()
-  let peak = pid ? rssMiB(pid) : 0
+  let peak = sum(pids, rssMiB)
   const timeline: number[] = []
   let samples = 0
   const timer = setInterval(() => {
     if (!pid) return
-    const rss = rssMiB(pid)
+    const rss = sum(pids, rssMiB)
     peak = Math.max(peak, rss)
     if (++samples % (1000 / SAMPLE_MS) === 0) timeline.push(rss)
   }, SAMPLE_MS)
@@ -99,9 +116,9 @@ export function watch(pid: number | null) {
     stop(): Usage {
       clearInterval(timer)
       const m1 = machine()
-      const end = pid ? rssMiB(pid) : 0
+      const end = sum(pids, rssMiB)
       return {
-        serverCpuS: pid ? procCpuS(pid) - server0 : 0,
+        serverCpuS: sum(pids, procCpuS) - server0,
         postgresCpuS: postgresCpuS() - pg0,
         generatorCpuS: generatorCpuS() - gen0,
         machineBusyCpuS: m1.busyS - m0.busyS,

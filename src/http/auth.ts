@@ -38,6 +38,11 @@ export class KeyCache {
   constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true, staleIfErrorMs = 0) {
     this.cache = new SecretCache(hash => findKeyOwner(sql, hash), entriesMax, ttlMs, postgresUp, staleIfErrorMs)
   }
+  // A change announced by Postgres (sql/010_change_notices.sql): ask again.
+  clear(): void {
+    this.cache.clear()
+  }
+
 
   // A key seen within its TTL: no promise, no hash but a native 64-bit one.
   fresh(key: string | null): KeyOwner | undefined {

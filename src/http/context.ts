@@ -12,11 +12,12 @@ import type { Metrics } from '../metrics'
 import type { OnBug, Pipeline } from '../pipeline/flusher'
 import type { Sql } from '../store/db'
 import type { MembershipCache } from '../store/memberships'
+import type { ReadRouter } from '../store/replica'
 import type { KeyOwner } from '../store/projects'
 import { COLLECTOR_TOKEN_PREFIX, type CollectorTokenCache } from '../store/collector-tokens'
 import type { WebhookSourceCache } from '../store/webhooks'
 import { type KeyCache, keyFromHeaders } from './auth'
-import type { RateLimiter } from './rate-limit'
+import type { RateDecision, RateLimit } from './rate-limit'
 import type { ReportCache, Slots } from './report-cache'
 
 // The local spill as the read side sees it (read-your-writes while degraded).
@@ -38,6 +39,9 @@ export interface Health {
 export interface Deps {
   config: Config
   sql: Sql
+  // Lists, get-by-id and reports: on the replica when it has replayed every
+  // acknowledged write, else on the primary (store/replica.ts).
+  reads: ReadRouter
   pipeline: Pipeline
   // The one way events enter (ingest/index.ts).
   ingest: Ingest
@@ -46,7 +50,7 @@ export interface Deps {
   webhookSources: WebhookSourceCache
   // Snowplow collector tokens (issue 12).
   collectorTokens: CollectorTokenCache
-  limiter: RateLimiter
+  limiter: RateLimit
   log: Log
   health: Health
   spill?: SpillView
@@ -69,7 +73,8 @@ export async function authenticate(deps: Deps, request: Request, set: SetHeaders
   const k = key ?? keyFromHeaders(request.headers)
   const owner = deps.keys.fresh(k) ?? await deps.keys.resolve(k)
   deps.live?.rejections.attribute(request, owner.projectId) // hook (issue 11): a refusal from here on is logged for this project
-  spendRequest(deps, set, owner.projectId, owner.rpm)
+  const spent = spendRequest(deps, set, owner.projectId, owner.rpm)
+  if (spent) await spent
   return owner
 }
 
@@ -79,7 +84,8 @@ export async function authenticateCollector(deps: Deps, request: Request, set: S
   const found = await deps.collectorTokens.resolve(token)
   if (!found) throw new InletError('unauthorized', 'the collector token is unknown or revoked')
   deps.live?.rejections.attribute(request, found.projectId) // hook (issue 11)
-  spendRequest(deps, set, found.projectId, found.rpm)
+  const spent = spendRequest(deps, set, found.projectId, found.rpm)
+  if (spent) await spent
   return found
 }
 
@@ -92,8 +98,14 @@ export async function authenticateWriter(deps: Deps, request: Request, set: SetH
 
 // Spends one request from the project's bucket (also for callers that hold no API
 // key, like webhook senders) and sets the RateLimit headers; 429 when it is empty.
-export function spendRequest(deps: Deps, set: SetHeaders, projectId: number, rpm: number): void {
+// A promise only while the shared limiter waits for a lease (shared-rate-limit.ts).
+export function spendRequest(deps: Deps, set: SetHeaders, projectId: number, rpm: number): void | Promise<void> {
   const d = deps.limiter.take(projectId, rpm)
+  if (d instanceof Promise) return d.then(decided => applyDecision(deps, set, decided))
+  applyDecision(deps, set, d)
+}
+
+function applyDecision(deps: Deps, set: SetHeaders, d: RateDecision): void {
   set.headers['ratelimit-limit'] = d.limit
   set.headers['ratelimit-remaining'] = d.remaining
   set.headers['ratelimit-reset'] = d.resetS

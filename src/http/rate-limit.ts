@@ -1,6 +1,7 @@
 // Per-project token buckets over requests: capacity is one minute's worth (the
-// burst), refilled continuously at rpm/60 per second. Per process, in memory;
-// a shared limiter is on the road map (DESIGN.md).
+// burst), refilled continuously at rpm/60 per second. Per process, in memory: what
+// a single Inlet uses; several processes share a bucket through Postgres
+// (shared-rate-limit.ts), and fall back to this with their share of the plan.
 
 export interface RateDecision {
   allowed: boolean
@@ -12,12 +13,18 @@ export interface RateDecision {
   retryAfterS: number
 }
 
+// What a route spends a request through: this in-memory limiter (a decision at
+// once), or the shared one (a promise only while it waits for a lease).
+export interface RateLimit {
+  take(projectId: number, rpm: number): RateDecision | Promise<RateDecision>
+}
+
 interface Bucket {
   tokens: number
   updatedMs: number
 }
 
-export class RateLimiter {
+export class RateLimiter implements RateLimit {
   private buckets = new Map<number, Bucket>()
 
   constructor(private readonly projectsMax: number, private readonly now = () => performance.now()) {}

@@ -90,6 +90,8 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
   const server = Bun.serve({
     port: deps.config.port,
     hostname: deps.config.host,
+    // INLET_PROCESSES > 1 (src/supervisor.ts): the processes share the port.
+    reusePort: deps.config.processes > 1,
     maxRequestBodySize: wireBytesMax,
     idleTimeout: l.HTTP_IDLE_TIMEOUT_S,
     development: false,

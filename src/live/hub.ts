@@ -88,6 +88,8 @@ export class Subscriber {
 export class LiveHub {
   private byProject = new Map<number, Set<Subscriber>>()
   count = 0
+  // Told when a project gets its first subscriber here (live/relay.ts announces it).
+  onFirstSubscriber: ((projectId: number) => void) | null = null
 
   constructor(readonly subscribersMax: number, readonly bufferMax: number) {
     assert(subscribersMax > 0 && bufferMax > 0, 'the hub needs room for one subscriber and one event')
@@ -98,9 +100,11 @@ export class LiveHub {
     if (this.count >= this.subscribersMax) return null
     const sub = new Subscriber(projectId, filter, this.bufferMax)
     let set = this.byProject.get(projectId)
+    const first = !set
     if (!set) this.byProject.set(projectId, (set = new Set()))
     set.add(sub)
     this.count++
+    if (first) this.onFirstSubscriber?.(projectId)
     return sub
   }
 
@@ -130,6 +134,20 @@ export class LiveHub {
         d ??= { row: rows[i], where }
         sub.offer(d)
       }
+    }
+  }
+
+  // Projects with a subscriber here.
+  projects(): IterableIterator<number> {
+    return this.byProject.keys()
+  }
+
+  // Events of a project that could not reach this process (live/relay.ts): each of
+  // its streams reports them in `lagged`.
+  missed(projectId: number, n: number): void {
+    for (const sub of this.byProject.get(projectId) ?? []) {
+      sub.missed += n
+      sub.notify()
     }
   }
 

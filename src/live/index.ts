@@ -13,6 +13,8 @@ export class Live {
   readonly hub: LiveHub
   readonly receipts: Receipts
   readonly rejections: RejectionLog
+  // Set with several processes (live/relay.ts): told of each settled batch too.
+  relay: { settled: LiveHub['publish']; stop(): void } | null = null
 
   constructor(limits: Config['limits']) {
     this.hub = new LiveHub(limits.STREAM_SUBSCRIBERS_MAX, limits.STREAM_BUFFER_EVENTS_MAX)
@@ -26,9 +28,11 @@ export class Live {
     const accepted = (i: number) => outcomes[i] === 'accepted'
     this.receipts.record(rows, accepted, where, Date.now())
     this.hub.publish(rows, accepted, where)
+    this.relay?.settled(rows, accepted, where)
   }
 
   close(): void {
+    this.relay?.stop()
     this.hub.closeAll()
   }
 }

@@ -70,6 +70,8 @@ class Ring {
 export class RejectionLog {
   private projects = new Map<number, Ring>()
   private attributed = new WeakMap<Request, Attribution>()
+  // Told of each refusal made here (live/relay.ts passes them to the other processes).
+  onAdd: ((projectId: number, r: Rejection) => void) | null = null
 
   constructor(readonly perProjectMax: number, readonly projectsMax: number) {}
 
@@ -115,7 +117,9 @@ export class RejectionLog {
     }
   }
 
-  add(projectId: number, r: Rejection): void {
+  // `relay`: false for a refusal another process made and relayed here.
+  add(projectId: number, r: Rejection, relay = true): void {
+    if (relay) this.onAdd?.(projectId, r)
     let ring = this.projects.get(projectId)
     if (ring) this.projects.delete(projectId)
     else {

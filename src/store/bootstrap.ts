@@ -28,7 +28,8 @@ export interface Bootstrapped {
 
 // On a terminal (LOG_FORMAT=pretty) the start-up summary shows the token and key;
 // otherwise they are printed here, as they always were.
-export async function bootstrap(sql: Sql, config: Config, embedded: boolean, log: Log): Promise<Bootstrapped> {
+// `sql` is only needed for the embedded default (the supervisor has none).
+export async function bootstrap(sql: Sql | null, config: Config, embedded: boolean, log: Log): Promise<Bootstrapped> {
   const print = config.logFormat === 'json' ? (text: string) => console.log(text) : () => {}
   let result: Bootstrapped = { adminToken: config.adminToken ?? '', adminTokenFrom: 'env' }
   if (!config.adminToken) {
@@ -38,7 +39,7 @@ export async function bootstrap(sql: Sql, config: Config, embedded: boolean, log
     if (token.created) print(`\n  Admin token (generated, saved in ${path}):\n    ${token.value}\n`)
     else log('info', 'using the generated admin token saved in the data dir', { path })
   }
-  if (embedded) {
+  if (embedded && sql) {
     const path = join(config.dataDir, 'demo-api-key')
     const [existing] = await sql`select id from projects where name = 'demo' order by id limit 1`
     if (!existing || !existsSync(path)) {

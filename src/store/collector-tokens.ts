@@ -88,6 +88,11 @@ export class CollectorTokenCache {
   constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true, staleIfErrorMs = 0) {
     this.cache = new SecretCache(hash => findCollectorToken(sql, hash), entriesMax, ttlMs, postgresUp, staleIfErrorMs)
   }
+  // A change announced by Postgres (sql/010_change_notices.sql): ask again.
+  clear(): void {
+    this.cache.clear()
+  }
+
 
   resolve(token: string): Promise<CollectorToken | null> {
     if (token.length === 0 || token.length > COLLECTOR_TOKEN_CHARS_MAX) return Promise.resolve(null)

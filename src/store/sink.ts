@@ -13,17 +13,30 @@ import { classify, errorCode } from './outcomes'
 import type { MembershipCache } from './memberships'
 import { insertEvents } from './write'
 
+// The first rollup shard of process `index`: each process owns PG_POOL_MAX + 1 of
+// them (its drainer's, then one per write in flight, which the pool bounds).
+export function shardBaseOf(index: number | null, poolMax: number): number {
+  return (index ?? 0) * (poolMax + 1)
+}
+
 interface SpilledRow { row: EventRow; spilledAtMs: number | null }
 
 export class PostgresWriter {
-  // Rollup stripes (sql/004_rollup_shards.sql) not held by a write in flight. Shard
-  // 0 is the drainer's; a write holds its shard until Postgres answers, even past a
+  // Rollup stripes (sql/004_rollup_shards.sql) not held by a write in flight. The
+  // first (shardBase) is the drainer's; a write holds its shard until Postgres answers, even past a
   // deadline, so at most one transaction in flight ever uses a shard. Bounded by the
   // writes that can be in flight at once, i.e. by PG_POOL_MAX.
+  // With several processes (src/supervisor.ts) each owns the range from its
+  // `shardBase` (shardBaseOf), so no two processes' writes share a shard either.
   private freeShards: number[] = []
-  private nextShard = 1
+  private nextShard: number
 
-  constructor(private readonly sql: Sql, private readonly metrics: Metrics, private readonly memberships?: MembershipCache) {}
+  constructor(
+    private readonly sql: Sql, private readonly metrics: Metrics, private readonly memberships?: MembershipCache,
+    private readonly shardBase = 0,
+  ) {
+    this.nextShard = shardBase + 1
+  }
 
   write(rows: EventRow[], deadlineMs: number, abort: AbortSignal) {
     const shard = this.freeShards.pop() ?? this.nextShard++
@@ -54,7 +67,7 @@ export class PostgresWriter {
     const refused: DeadLettered[] = []
     const inflight = new Inflight()
     const work = insertEvents(this.sql, batch.map(s => s.row), {
-      shard: 0, inflight, memberships: this.memberships,
+      shard: this.shardBase, inflight, memberships: this.memberships,
       onRefused: async (tx, found) => {
         const items = found.map(f => ({ ...f, spilledAtMs: spilledAt.get(f.row) ?? null }))
         await deadLetter(tx, items)

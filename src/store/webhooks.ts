@@ -109,6 +109,11 @@ export class WebhookSourceCache {
   constructor(sql: Sql, entriesMax: number, ttlMs: number, postgresUp: () => boolean = () => true, staleIfErrorMs = 0) {
     this.cache = new SecretCache(hash => findSource(sql, hash), entriesMax, ttlMs, postgresUp, staleIfErrorMs)
   }
+  // A change announced by Postgres (sql/010_change_notices.sql): ask again.
+  clear(): void {
+    this.cache.clear()
+  }
+
 
   resolve(token: string): Promise<WebhookSource | null> {
     return this.cache.resolve(token)

@@ -147,6 +147,74 @@ export async function startThrowawayCluster(options: ClusterOptions = {}): Promi
   }
 }
 
+export type ThrowawayReplica = ThrowawayCluster & {
+  // pg_wal_replay_pause() / pg_wal_replay_resume(): the replica lags on purpose.
+  pauseReplay(): Promise<void>
+  resumeReplay(): Promise<void>
+}
+
+// A streaming replica of a throwaway primary, made as an operator makes one:
+// `pg_basebackup -R` (which writes standby.signal and primary_conninfo), then its
+// own port and socket. Stop, start and destroy behave as a primary's.
+export async function startThrowawayReplica(primary: ThrowawayCluster): Promise<ThrowawayReplica> {
+  const { bindir } = primary.binaries
+  const dir = mkdtempSync(join(tmpdir(), 'inlet-pg-replica-'))
+  if (runsAsRoot()) {
+    const { uid, gid } = pgUserIds()
+    chownSync(dir, uid, gid)
+  }
+  const data_dir = join(dir, 'data')
+  const log_path = join(dir, 'server.log')
+  const watchdog = startWatchdog(dir, data_dir, join(bindir, 'pg_ctl'))
+  let running = false
+  let destroyed = false
+  const pgCtl = async (...args: string[]) =>
+    run(asPgUser([join(bindir, 'pg_ctl'), '-D', data_dir, '-w', '-t', String(PG_CTL_WAIT_S), ...args]), dir)
+  try {
+    const port = await freePort()
+    await run(asPgUser([
+      join(bindir, 'pg_basebackup'), '-D', data_dir, '-R', '-X', 'stream', '--no-sync',
+      '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
+    ]), dir)
+    // The copied postgresql.conf is the primary's: later lines win.
+    const settings = [`port = ${port}`, `unix_socket_directories = '${dir}'`, `hot_standby = on`]
+    await Bun.write(join(data_dir, 'postgresql.conf'),
+      (await Bun.file(join(data_dir, 'postgresql.conf')).text()) + '\n' + settings.join('\n') + '\n')
+    await pgCtl('-l', log_path, 'start')
+    running = true
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+    const replica: ThrowawayReplica = {
+      port, url, dir, log_path, binaries: primary.binaries,
+      async stop() {
+        if (!running) return
+        await pgCtl('-m', 'immediate', 'stop')
+        running = false
+      },
+      async start() {
+        if (running) return
+        await pgCtl('-l', log_path, 'start')
+        running = true
+      },
+      async destroy() {
+        if (destroyed) return
+        destroyed = true
+        await replica.stop()
+        rmSync(dir, { recursive: true, force: true })
+        watchdog.kill()
+      },
+      pauseReplay: () => withAdmin(url, sql => sql`select pg_wal_replay_pause()`),
+      resumeReplay: () => withAdmin(url, sql => sql`select pg_wal_replay_resume()`),
+    }
+    return replica
+  } catch (error) {
+    if (running) await pgCtl('-m', 'immediate', 'stop').catch(() => {})
+    const log = await Bun.file(log_path).text().catch(() => '')
+    rmSync(dir, { recursive: true, force: true })
+    watchdog.kill()
+    throw new Error(`throwaway replica failed to start in ${dir}\n${log}`, { cause: error })
+  }
+}
+
 // Creates a uniquely named database on the server behind admin_url (a superuser
 // URL, e.g. a cluster's url) and returns a URL to it.
 export async function createTestDatabase(admin_url: string): Promise<TestDatabase> {

@@ -55,6 +55,8 @@ export function opsRoutes(deps: Deps) {
         `# TYPE inlet_postgres_up gauge\ninlet_postgres_up ${deps.health.postgresUp() ? 1 : 0}`,
         `# HELP inlet_dead_letter_events Acknowledged events Postgres refused as data, in the dead-letter table (-1: not counted yet)\n# TYPE inlet_dead_letter_events gauge\ninlet_dead_letter_events ${deps.deadLetters.count}`,
         `# TYPE inlet_stream_subscribers gauge\ninlet_stream_subscribers ${deps.live?.hub.count ?? 0}`, // issue 11
+        // Which process answered: with INLET_PROCESSES > 1 each has its own series.
+        `# TYPE inlet_process_info gauge\ninlet_process_info{index="${deps.config.processIndex ?? 0}",pid="${process.pid}"} 1`,
         `# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${process.memoryUsage.rss()}`,
       ]
       return new Response(m.registry.render() + gauges.join('\n') + '\n', {

@@ -49,7 +49,7 @@ export function queryRoutes(deps: Deps) {
       const spilled = deps.spill?.get(owner.projectId, params.id)
       if (spilled) return json(spilled, set)
       if (!deps.health.postgresReachable()) throw postgresDown()
-      const event = await getEvent(deps.sql, owner.projectId, params.id, deadlineMs)
+      const event = await deps.reads.read(sql => getEvent(sql, owner.projectId, params.id, deadlineMs))
       if (event) return json(event, set)
       const held = await bounded(deps.sql, deadlineMs, 'reading a dead letter', getDeadLettered(deps.sql, owner.projectId, params.id))
       if (held) return json({ ...held.event, dead_letter: { error: held.error, acked: held.acked } }, set)
@@ -70,14 +70,15 @@ export function queryRoutes(deps: Deps) {
         if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid('/limit', `must be an integer from 1 to ${max}`)
       }
       if (!deps.health.postgresReachable()) throw postgresDown()
-      const rows = await listEvents(deps.sql, owner.projectId, {
+      const filter = {
         name: query.name || undefined,
         userId: query.user_id || undefined,
         fromMs: time(query.from, '/from'),
         toMs: time(query.to, '/to'),
         limit: limit + 1,
         after: query.cursor ? decodeCursor(query.cursor) : undefined,
-      }, deadlineMs)
+      }
+      const rows = await deps.reads.read(sql => listEvents(sql, owner.projectId, filter, deadlineMs))
       const more = rows.length > limit
       const data = more ? rows.slice(0, limit) : rows
       const last = data[data.length - 1]

@@ -112,7 +112,7 @@ export function reportRoutes(deps: Deps) {
       }
       const name = query.name ? eventName(deps, query.name, '/name') : undefined
       return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
-        async () => ({ series: await countsReport(deps.sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs) }))
+        async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs)) }))
     }, {
       query: t.Object({
         interval: t.Optional(t.Union([t.Literal('minute'), t.Literal('hour'), t.Literal('day')], { default: 'day' })),
@@ -137,7 +137,7 @@ export function reportRoutes(deps: Deps) {
       const withinS = integer(query.within, '/within', DEFAULT_WITHIN_S, 1, l.REPORT_RANGE_DAYS_MAX * 86_400, 'seconds, at most REPORT_RANGE_DAYS_MAX')
       const { fromMs, toMs } = range(deps, query, INTERVAL_MS.minute)
       return answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
-        async () => ({ steps: await funnelReport(deps.sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs, l.REPORT_WORK_MEM_KB) }))
+        async () => ({ steps: await deps.reads.read(sql => funnelReport(sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs, l.REPORT_WORK_MEM_KB)) }))
     }, {
       query: t.Object({
         steps: t.String({ description: 'event names in order, separated by commas, e.g. PageView,AddToCart,Purchase' }),
@@ -162,7 +162,7 @@ export function reportRoutes(deps: Deps) {
       const r = range(deps, query, INTERVAL_MS.day)
       const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
       return answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
-        async () => ({ cohorts: await retentionReport(deps.sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs, l.REPORT_WORK_MEM_KB) }))
+        async () => ({ cohorts: await deps.reads.read(sql => retentionReport(sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs, l.REPORT_WORK_MEM_KB)) }))
     }, {
       query: t.Object({
         cohort_event: t.String({ description: 'a user joins the cohort of the period of their first such event in [from, to)' }),

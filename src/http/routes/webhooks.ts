@@ -64,7 +64,8 @@ export function webhookRoutes(deps: Deps) {
       const source = params.token.length <= TOKEN_CHARS_MAX ? await sources.resolve(params.token) : null
       if (!source) throw new InletError('not_found', 'no webhook source has this URL')
       deps.live?.rejections.attribute(request, source.projectId) // hook (issue 11): a bad signature is logged for this project
-      spendRequest(deps, set, source.projectId, source.rpm)
+      const spent = spendRequest(deps, set, source.projectId, source.rpm)
+      if (spent) await spent
       const body = await readBody(request, limits.BODY_BYTES_MAX)
       const now = Date.now()
       const verdict = verifySignature(source.scheme, liveSecrets(source, now), request.headers, body, now, limits.WEBHOOK_TOLERANCE_S)
