@@ -20,6 +20,7 @@ import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
 import type { Sql } from './store/db'
 import { PostgresHealth } from './store/health'
+import { Lifecycle } from './store/lifecycle'
 import { MembershipCache } from './store/memberships'
 import { PostgresWriter } from './store/sink'
 import { CollectorTokenCache } from './store/collector-tokens'
@@ -81,13 +82,17 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
     },
   }
+  // Partitions ahead, the online move, retention (src/store/lifecycle.ts).
+  const lifecycle = new Lifecycle(sql, l, log, memberships)
   let abandoned = false
   health.start()
+  lifecycle.start()
   drainer.start()
   pipeline.start()
   deadLetters.start()
   return {
     deps,
+    lifecycle,
     app: createApp(deps),
     // Shutdown past SHUTDOWN_MS_MAX: give up on Postgres, put what is left in the spill.
     spillEverything: () => {
@@ -99,6 +104,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     // in the spill if Postgres is away; the next start drains it).
     close: async () => {
       live.close()
+      await lifecycle.stop()
       await pipeline.close()
       await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()

@@ -1,0 +1,80 @@
+// The data lifecycle's background loop, off the hot path: at start-up and every
+// LIFECYCLE_INTERVAL_MS, day partitions are created ahead (partitions.ts), an
+// unpartitioned events table left by an older Inlet is moved over in batches, and
+// expired data is removed (retention.ts). One Inlet process at a time does it
+// (a session advisory lock on a reserved connection); the others skip the tick.
+
+import type { Config } from '../config'
+import type { Log } from '../log'
+import { errorFields } from '../log'
+import type { Sql } from './db'
+import type { MembershipCache } from './memberships'
+import { maintainPartitions, moveAll } from './partitions'
+import { applyRetention } from './retention'
+
+// Any constant; the same in every Inlet process (migrate.ts uses 0x1e7_0001).
+const LIFECYCLE_LOCK_KEY = 0x1e7_0002
+// Between two batches of the online move, so ingest keeps most of Postgres.
+const MOVE_PAUSE_MS = 10
+
+export class Lifecycle {
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private running: Promise<void> | undefined
+  private stopped = false
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly l: Config['limits'],
+    private readonly log: Log,
+    private readonly memberships?: MembershipCache,
+  ) {}
+
+  start(): void {
+    this.stopped = false
+    this.schedule(0)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.running
+  }
+
+  // One pass; resolves when done (tests call it directly). Skipped (false) when
+  // another process holds the lock.
+  async tick(nowMs = Date.now()): Promise<boolean> {
+    const conn = await this.sql.reserve()
+    try {
+      const [{ ok }] = await conn`select pg_try_advisory_lock(${LIFECYCLE_LOCK_KEY}) as ok`
+      if (!ok) return false
+      try {
+        // The work runs on the pool (transactions need it); the lock stays on `conn`.
+        const c = this.sql
+        const created = await maintainPartitions(c, this.l, nowMs)
+        if (created.length) this.log('info', 'event partitions created', { days: created.map(d => new Date(d).toISOString().slice(0, 10)) })
+        const moved = await moveAll(c, this.l.MOVE_BATCH_ROWS, this.l, MOVE_PAUSE_MS, () => this.stopped)
+        if (moved) this.log('info', 'events moved into the partitioned table', { rows: moved })
+        const r = await applyRetention(c, this.l, nowMs)
+        if (r.dropped.length || r.deleted || r.rollupRows) {
+          // Memberships of removed days are gone: the cache must not claim them.
+          this.memberships?.clear()
+          this.log('info', 'retention removed expired data', { partitions: r.dropped, rows: r.deleted, rollupRows: r.rollupRows })
+        }
+      } finally {
+        await conn`select pg_advisory_unlock(${LIFECYCLE_LOCK_KEY})`
+      }
+      return true
+    } finally {
+      conn.release()
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .then(() => {}, error => this.log('error', 'the lifecycle pass failed; retrying on the next', errorFields(error)))
+        .finally(() => this.schedule(this.l.LIFECYCLE_INTERVAL_MS))
+    }, ms)
+  }
+}
