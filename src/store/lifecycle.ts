@@ -16,6 +16,8 @@ import { applyRetention } from './retention'
 const LIFECYCLE_LOCK_KEY = 0x1e7_0002
 // Between two batches of the online move, so ingest keeps most of Postgres.
 const MOVE_PAUSE_MS = 10
+// A failed pass (Postgres away, a lock not had) is tried again this soon.
+const RETRY_MS = 10_000
 
 export class Lifecycle {
   private timer: ReturnType<typeof setTimeout> | undefined
@@ -72,9 +74,13 @@ export class Lifecycle {
   private schedule(ms: number): void {
     if (this.stopped) return
     this.timer = setTimeout(() => {
+      let next = this.l.LIFECYCLE_INTERVAL_MS
       this.running = this.tick()
-        .then(() => {}, error => this.log('error', 'the lifecycle pass failed; retrying on the next', errorFields(error)))
-        .finally(() => this.schedule(this.l.LIFECYCLE_INTERVAL_MS))
+        .then(() => {}, error => {
+          next = Math.min(next, RETRY_MS)
+          this.log('error', 'the lifecycle pass failed; trying again soon', errorFields(error))
+        })
+        .finally(() => this.schedule(next))
     }, ms)
   }
 }

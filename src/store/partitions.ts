@@ -100,7 +100,7 @@ export async function moving(sql: Sql): Promise<boolean> {
 
 // One batch of the move: the next `rows` rows of the old table by its key, each
 // copied unless already there (the trigger mirrors every row written since the
-// migration, so only older rows are copied), its id added to event_ids. The probe
+// migration, so only older rows are copied), its id and time put in event_ids. The probe
 // uses the copy's (project_id, timestamp, id) index. Returns the rows looked at.
 export async function moveBatch(sql: Sql, rows: number, l: PartitionLimits): Promise<number> {
   const [at] = await sql`select project_id, id from events_move`
@@ -119,7 +119,11 @@ export async function moveBatch(sql: Sql, rows: number, l: PartitionLimits): Pro
     with b as (
       select * from events where (project_id, id) > (${at.project_id}, ${at.id}) order by project_id, id limit ${rows}
     ), k as (
-      insert into event_ids (project_id, id, "timestamp") select project_id, id, "timestamp" from b on conflict do nothing
+      -- The stored row's time wins: a resend of an old id, written while its row was
+      -- not yet copied, put the resent event's time there.
+      insert into event_ids (project_id, id, "timestamp") select project_id, id, "timestamp" from b
+      on conflict (project_id, id) do update set "timestamp" = excluded."timestamp"
+      where event_ids."timestamp" <> excluded."timestamp"
     ), c as (
       insert into events_part select b.* from b
       where not exists (select 1 from events_part p where p.project_id = b.project_id and p."timestamp" = b."timestamp" and p.id = b.id)
