@@ -59,8 +59,8 @@ export const ProjectIn = t.Object({
   name: t.String({ minLength: 1, maxLength: 200 }),
   plan: t.Optional(Plan),
   rate_limit_rpm: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 10_000_000 }))),
-  // Whole UTC days of events kept (src/store/retention.ts); null: RETENTION_DAYS_DEFAULT.
-  retention_days: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 36_600 }))),
+  // Whole UTC days of events kept (src/store/retention.ts); 0: forever; null: RETENTION_DAYS_DEFAULT.
+  retention_days: t.Optional(t.Nullable(t.Integer({ minimum: 0, maximum: 36_600 }))),
 }, { title: 'ProjectIn' })
 
 export const ProjectPatch = t.Partial(ProjectIn, { title: 'ProjectPatch' })

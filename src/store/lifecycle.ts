@@ -42,9 +42,17 @@ export class Lifecycle {
     await this.running
   }
 
-  // One pass; resolves when done (tests call it directly). Skipped (false) when
-  // another process holds the lock.
-  async tick(nowMs = Date.now()): Promise<boolean> {
+  // One pass; resolves when done (tests call it directly). Passes of this process
+  // run one after the other; false when another process holds the lock.
+  tick(nowMs = Date.now()): Promise<boolean> {
+    const pass = this.last.then(() => this.pass(nowMs))
+    this.last = pass.then(() => {}, () => {})
+    return pass
+  }
+
+  private last: Promise<void> = Promise.resolve()
+
+  private async pass(nowMs: number): Promise<boolean> {
     const conn = await this.sql.reserve()
     try {
       const [{ ok }] = await conn`select pg_try_advisory_lock(${LIFECYCLE_LOCK_KEY}) as ok`
