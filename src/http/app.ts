@@ -15,6 +15,7 @@ import { consoleRoutes } from './routes/console'
 import { ingestRoutes } from './routes/ingest'
 import { liveRoutes } from './routes/live'
 import { opsRoutes } from './routes/ops'
+import { erasureRoutes } from './routes/erasure'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
@@ -43,6 +44,7 @@ export function createApp(deps: Deps) {
     .use(snowplowRoutes(deps)) // issue 12: a Snowplow collector per collector token
     .use(webhookRoutes(deps))
     .use(reportRoutes(deps))
+    .use(erasureRoutes(deps)) // issue 13: user erasure
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(collectorAdminRoutes(deps, deps.config.adminToken)) // issue 12

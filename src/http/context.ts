@@ -59,6 +59,8 @@ export interface Deps {
   reports: { cache: ReportCache; slots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live
+  // Runs open user erasures now (src/store/lifecycle.ts).
+  erasures?: { erase(): Promise<void> }
 }
 
 type SetHeaders = { headers: Record<string, string | number> }

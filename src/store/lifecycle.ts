@@ -3,12 +3,15 @@
 // unpartitioned events table left by an older Inlet is moved over in batches, and
 // expired data is removed (retention.ts). One Inlet process at a time does it
 // (a session advisory lock on a reserved connection); the others skip the tick.
+// User erasures (erasure.ts) run here too, as soon as one is asked for, and again
+// every ERASURE_RETRY_MS while one waits (for the spill to drain, or the move).
 
 import type { Config } from '../config'
 import type { Log } from '../log'
 import { errorFields } from '../log'
 import type { Sql } from './db'
 import type { MembershipCache } from './memberships'
+import { openErasures, runErasure } from './erasure'
 import { maintainPartitions, moveAll } from './partitions'
 import { applyRetention } from './retention'
 
@@ -18,6 +21,9 @@ const LIFECYCLE_LOCK_KEY = 0x1e7_0002
 const MOVE_PAUSE_MS = 10
 // A failed pass (Postgres away, a lock not had) is tried again this soon.
 const RETRY_MS = 10_000
+const ERASURE_RETRY_MS = 1_000
+// Open erasure jobs looked at per run; the rest wait for the next.
+const ERASURE_JOBS_MAX = 100
 
 export class Lifecycle {
   private timer: ReturnType<typeof setTimeout> | undefined
@@ -29,17 +35,47 @@ export class Lifecycle {
     private readonly l: Config['limits'],
     private readonly log: Log,
     private readonly memberships?: MembershipCache,
+    private readonly spillPending: (projectId: number) => number = () => 0,
   ) {}
+
+  private erasing: Promise<void> = Promise.resolve()
+  private erasureTimer: ReturnType<typeof setTimeout> | undefined
+
+  // Runs every open erasure as far as it can go now; resolves when that is done.
+  // Runs are serialised; a job left waiting is looked at again in ERASURE_RETRY_MS.
+  erase(): Promise<void> {
+    const run = this.erasing.then(async () => {
+      if (this.stopped) return
+      let waiting = false
+      for (const job of await openErasures(this.sql, ERASURE_JOBS_MAX)) {
+        const status = await runErasure(this.sql, job.project_id, job.id,
+          { rows: this.l.RETENTION_BATCH_ROWS, spillPending: this.spillPending, memberships: this.memberships })
+        if (status !== 'done') waiting = true
+      }
+      clearTimeout(this.erasureTimer)
+      if (waiting && !this.stopped) this.erasureTimer = setTimeout(() => void this.erase().catch(() => {}), ERASURE_RETRY_MS)
+    })
+    this.erasing = run.catch(error => {
+      this.log('error', 'an erasure pass failed; trying again soon', errorFields(error))
+      clearTimeout(this.erasureTimer)
+      if (!this.stopped) this.erasureTimer = setTimeout(() => void this.erase().catch(() => {}), RETRY_MS)
+    })
+    return run
+  }
 
   start(): void {
     this.stopped = false
     this.schedule(0)
+    // Jobs a crashed or stopped process left open are resumed.
+    void this.erase().catch(() => {})
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
+    clearTimeout(this.erasureTimer)
     await this.running
+    await this.erasing
   }
 
   // One pass; resolves when done (tests call it directly). Passes of this process

@@ -55,6 +55,9 @@ export async function ensurePartition(sql: Sql, parent: string, dayMs: number, l
   return await withLockTimeout(sql, lockMs, async tx => {
     const [exists] = await tx`select 1 from pg_class where relname = ${name} and relnamespace = current_schema()::regnamespace`
     if (exists) return false
+    // ATTACH takes this lock anyway; taken first, no row can land in the default
+    // for that day between the move below and the ATTACH's check.
+    await tx`lock table events_default in access exclusive mode`
     await tx.unsafe(`create table ${name} (like ${parent} including defaults)`)
     await tx.unsafe(`with m as (delete from events_default where "timestamp" >= $1 and "timestamp" < $2 returning *)
       insert into ${name} select * from m`, [from, to])

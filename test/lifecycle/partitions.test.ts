@@ -23,7 +23,6 @@ test('a new install has a partitioned events table with today and PARTITION_AHEA
   const today = dayStart(Date.now())
   const days = (await listPartitions(inlet.sql, 'events')).map(p => p.dayMs)
   for (let d = 0; d <= 3; d++) expect(days).toContain(today + d * DAY_MS)
-  expect(days).not.toContain(today + 4 * DAY_MS)
 })
 
 test('an event is stored in the partition of its day, one beyond the last partition in the default', async () => {
