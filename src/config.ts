@@ -73,6 +73,7 @@ export const limits = {
   LIFECYCLE_INTERVAL_MS: [300_000, 100, 86_400_000, 'how often partitions are created ahead and expired data removed; 5 min keeps retention within minutes of its day boundary'],
   MOVE_BATCH_ROWS: [5_000, 1, 1_000_000, 'rows per transaction of the online move of an unpartitioned events table (~50-100 ms each measured), so no lock or snapshot is held long'],
   RETENTION_DAYS_DEFAULT: [0, 0, 36_600, 'days a project keeps its events when it sets no retention_days; 0 keeps them forever'],
+  EXPORT_PAGE_ROWS: [1_000, 1, 100_000, 'events per query of an export; the next page is read only when the socket took this one, so this (~1-2 MiB) is what one export holds in memory'],
   RETENTION_BATCH_ROWS: [5_000, 1, 1_000_000, 'rows deleted per transaction where retention (or erasure) cannot drop a whole partition; bounds its locks and WAL burst'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>

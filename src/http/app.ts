@@ -16,6 +16,7 @@ import { ingestRoutes } from './routes/ingest'
 import { liveRoutes } from './routes/live'
 import { opsRoutes } from './routes/ops'
 import { erasureRoutes } from './routes/erasure'
+import { exportRoutes } from './routes/export'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
@@ -36,6 +37,7 @@ export function createApp(deps: Deps) {
     .use(consoleRoutes()) // issue 11: the console page and its assets
     .use(ingestRoutes(deps))
     .use(liveRoutes(deps)) // issue 11: before queryRoutes, whose /v1/events/:id would match /v1/events/stream
+    .use(exportRoutes(deps)) // issue 13: before queryRoutes, whose /v1/events/:id would match /v1/events/export
     .use(queryRoutes(deps))
     .use(segmentRoutes(deps))
     .use(sdkSettingsRoutes()) // issue 12: the settings Segment's and RudderStack's browser SDKs load first
