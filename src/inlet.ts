@@ -78,7 +78,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     memberships,
     onBug,
     live,
-    erasures: lifecycle,
+    lifecycle,
     reports: {
       cache: new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS),
       // Never more than the connections left once the flushers have theirs.

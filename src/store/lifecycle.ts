@@ -14,6 +14,7 @@ import type { MembershipCache } from './memberships'
 import { openErasures, runErasure } from './erasure'
 import { maintainPartitions, moveAll } from './partitions'
 import { applyRetention } from './retention'
+import { readStorage, type StorageStats } from './storage'
 
 // Any constant; the same in every Inlet process (migrate.ts uses 0x1e7_0001).
 const LIFECYCLE_LOCK_KEY = 0x1e7_0002
@@ -38,6 +39,8 @@ export class Lifecycle {
     private readonly spillPending: (projectId: number) => number = () => 0,
   ) {}
 
+  // For /metrics, as of the last pass.
+  storage: StorageStats = { tableBytes: new Map(), oldestEventMs: null }
   private erasing: Promise<void> = Promise.resolve()
   private erasureTimer: ReturnType<typeof setTimeout> | undefined
 
@@ -106,6 +109,7 @@ export class Lifecycle {
           this.memberships?.clear()
           this.log('info', 'retention removed expired data', { partitions: r.dropped, rows: r.deleted, rollupRows: r.rollupRows })
         }
+        this.storage = await readStorage(c)
       } finally {
         await conn`select pg_advisory_unlock(${LIFECYCLE_LOCK_KEY})`
       }

@@ -125,3 +125,16 @@ test('a project that keeps forever keeps its old days; the others lose theirs by
   const days = (await listPartitions(inlet.sql, 'events')).map(p => p.dayMs)
   expect(days).toContain(today - 44 * DAY_MS)
 })
+
+test('/metrics gives the bytes of each table and the oldest kept event, as of the last pass', async () => {
+  await inlet.lifecycle.tick()
+  const r = await inlet.app.handle(new Request('http://inlet.test/metrics'))
+  const text = await r.text()
+  const bytes = (table: string) => Number(new RegExp(`inlet_table_bytes\\{table="${table}"\\} (\\d+)`).exec(text)?.[1])
+  expect(bytes('events')).toBeGreaterThan(8192)
+  expect(bytes('event_ids')).toBeGreaterThan(8192)
+  expect(bytes('event_counts_minute')).toBeGreaterThan(0)
+  const oldest = Number(/^inlet_oldest_event_timestamp_seconds (\S+)$/m.exec(text)?.[1])
+  const [{ t }] = await inlet.sql`select min("timestamp") as t from events`
+  expect(oldest).toBe(t.getTime() / 1000)
+})

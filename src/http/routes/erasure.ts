@@ -28,7 +28,7 @@ export function erasureRoutes(deps: Deps) {
       const key = params.user_id
       if (key.length < 1 || key.length > idMax) throw invalid('/user_id', `must be 1 to ${idMax} characters`)
       const job = await createErasure(deps.sql, owner.projectId, kind, key)
-      void deps.erasures?.erase().catch(() => {})
+      void deps.lifecycle?.erase().catch(() => {})
       set.status = 202
       return { id: job.id, status: job.status }
     }, { detail: doc({ tag: 'erasure', summary: 'Erase every event of a user (user_id, or anonymous_id with ?kind=anonymous_id)', ok: t.Object({ id: t.Integer(), status: t.String() }), okStatus: 202, errors: [401, 422, 429, 503] }) })
