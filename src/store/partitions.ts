@@ -55,13 +55,15 @@ export async function ensurePartition(sql: Sql, parent: string, dayMs: number, l
   return await withLockTimeout(sql, lockMs, async tx => {
     const [exists] = await tx`select 1 from pg_class where relname = ${name} and relnamespace = current_schema()::regnamespace`
     if (exists) return false
-    // ATTACH takes this lock anyway; taken first, no row can land in the default
-    // for that day between the move below and the ATTACH's check.
-    await tx`lock table events_default in access exclusive mode`
     // Rows to move: a query planned before the ATTACH would see them in neither
     // table, so then reads and writes wait for this (short: one day of the default).
+    // Locks are taken parent first, as every query takes them, so none deadlocks.
     const [waiting] = await tx`select 1 from events_default where "timestamp" >= ${from} and "timestamp" < ${to} limit 1`
     if (waiting) await tx.unsafe(`lock table ${parent} in access exclusive mode`)
+    // ATTACH takes this lock anyway; taken first, no row can land in the default
+    // for that day between the move below and the ATTACH's check (one that landed
+    // before it fails the ATTACH, which is tried again on the next pass).
+    await tx`lock table events_default in access exclusive mode`
     await tx.unsafe(`create table ${name} (like ${parent} including defaults)`)
     await tx.unsafe(`with m as (delete from events_default where "timestamp" >= $1 and "timestamp" < $2 returning *)
       insert into ${name} select * from m`, [from, to])
