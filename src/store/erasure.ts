@@ -44,8 +44,9 @@ export async function getErasure(sql: Sql, projectId: number, id: number): Promi
 }
 
 // One batch from one table (a ctid is unique only within one partition): the
-// events, their ids, and their counts, in one statement.
-async function eraseBatch(sql: Sql, table: string, projectId: number, kind: ErasureKind, key: string, rows: number): Promise<number> {
+// events, their ids, their counts and the job's progress, in one statement, so a
+// crash between two batches leaves every figure exact.
+async function eraseBatch(sql: Sql, table: string, projectId: number, job: number, kind: ErasureKind, key: string, rows: number): Promise<number> {
   const [r] = await sql.unsafe(`
     with d as (
       delete from ${table} where ctid = any(array(
@@ -61,8 +62,10 @@ async function eraseBatch(sql: Sql, table: string, projectId: number, kind: Eras
       insert into event_counts_hour (project_id, name, bucket, shard, events)
       select project_id, name, date_trunc('hour', "timestamp", 'UTC'), ${ERASURE_SHARD}, -count(*) from d group by 1, 2, 3 order by 1, 2, 3
       on conflict (project_id, bucket, name, shard) do update set events = event_counts_hour.events + excluded.events
+    ), progress as (
+      update erasures set events_erased = events_erased + (select count(*) from d) where project_id = $1 and id = $4
     )
-    select count(*)::int as n from d`, [projectId, key, rows])
+    select count(*)::int as n from d`, [projectId, key, rows, job])
   return r.n as number
 }
 
@@ -120,9 +123,7 @@ export async function runErasure(sql: Sql, projectId: number, id: number, o: Era
   const pass = async () => {
     for (const table of tables) {
       for (;;) {
-        const n = await eraseBatch(sql, table, projectId, kind, key, o.rows)
-        if (n > 0) await sql`update erasures set events_erased = events_erased + ${n} where project_id = ${projectId} and id = ${id}`
-        if (n === 0) break
+        if (await eraseBatch(sql, table, projectId, id, kind, key, o.rows) === 0) break
       }
     }
   }
