@@ -61,7 +61,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const ingest = new Ingest(pipeline, l, metrics, live.rejections)
   const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
   // Partitions ahead, the online move, retention, erasures (src/store/lifecycle.ts).
-  const lifecycle = new Lifecycle(sql, l, log, memberships, projectId => spill.pendingFor(projectId))
+  const reportCache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
+  const lifecycle = new Lifecycle(sql, l, log, memberships, projectId => spill.pendingFor(projectId),
+    projectId => reportCache.forget(projectId))
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable
@@ -80,7 +82,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     live,
     lifecycle,
     reports: {
-      cache: new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS),
+      cache: reportCache,
       // Never more than the connections left once the flushers have theirs.
       slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
     },

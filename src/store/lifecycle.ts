@@ -37,6 +37,8 @@ export class Lifecycle {
     private readonly log: Log,
     private readonly memberships?: MembershipCache,
     private readonly spillPending: (projectId: number) => number = () => 0,
+    // Told of each project whose stored events an erasure or retention removed.
+    private readonly changed: (projectId: number) => void = () => {},
   ) {}
 
   // For /metrics, as of the last pass.
@@ -54,6 +56,7 @@ export class Lifecycle {
         const status = await runErasure(this.sql, job.project_id, job.id,
           { rows: this.l.RETENTION_BATCH_ROWS, spillPending: this.spillPending, memberships: this.memberships })
         if (status !== 'done') waiting = true
+        else this.changed(job.project_id)
       }
       clearTimeout(this.erasureTimer)
       if (waiting && !this.stopped) this.erasureTimer = setTimeout(() => void this.erase().catch(() => {}), ERASURE_RETRY_MS)
@@ -107,6 +110,7 @@ export class Lifecycle {
         if (r.dropped.length || r.deleted || r.rollupRows) {
           // Memberships of removed days are gone: the cache must not claim them.
           this.memberships?.clear()
+          for (const projectId of r.projects) this.changed(projectId)
           this.log('info', 'retention removed expired data', { partitions: r.dropped, rows: r.deleted, rollupRows: r.rollupRows })
         }
         this.storage = await readStorage(c)

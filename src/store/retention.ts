@@ -17,6 +17,8 @@ export interface RetentionLimits {
 }
 
 export interface RetentionResult {
+  // Projects with a finite retention (whose reports may have changed).
+  projects: number[]
   dropped: string[]
   deleted: number
   rollupRows: number
@@ -110,9 +112,9 @@ async function sweepExpired(sql: Sql, table: string, rows: number): Promise<void
 }
 
 export async function applyRetention(sql: Sql, l: RetentionLimits, nowMs = Date.now()): Promise<RetentionResult> {
-  const result: RetentionResult = { dropped: [], deleted: 0, rollupRows: 0 }
   const keep = await cutoffs(sql, l, nowMs)
   const finite = [...keep.entries()].filter((e): e is [number, number] => e[1] !== null)
+  const result: RetentionResult = { projects: finite.map(f => f[0]), dropped: [], deleted: 0, rollupRows: 0 }
   if (finite.length === 0) return result
   for (const [projectId, cutoffMs] of finite) {
     result.rollupRows += await dropRollups(sql, projectId, cutoffMs, l.RETENTION_BATCH_ROWS)

@@ -118,3 +118,22 @@ test('a bad kind is a 422, an unknown or another project\'s erasure a 404, no ke
   const [{ n: after }] = await inlet.sql`select count(*)::int as n from erasures`
   expect(after).toBe(before + 1)
 })
+
+test('a cached report of the project is forgotten when its erasure finishes: the next one counts without the user', async () => {
+  const cached = await startInlet({ LIFECYCLE_INTERVAL_MS: '86400000', REPORT_CACHE_TTL_MS: '600000' })
+  try {
+    const p = await cached.project()
+    await cached.request('POST', '/v1/events/batch', { key: p.api_key, body: { events: history('r') } })
+    const path = `/v1/reports/counts?interval=day&from=${new Date(now - 11 * DAY_MS).toISOString()}&to=${new Date(now + DAY_MS).toISOString()}`
+    const total = (r: { body: { series: { events: number }[] } }) => r.body.series.reduce((s, x) => s + x.events, 0)
+    expect(total(await cached.request('GET', path, { key: p.api_key }))).toBe(300)
+    expect((await cached.request('GET', path, { key: p.api_key })).headers.get('x-inlet-report-cache')).toBe('hit')
+    const del = await cached.request('DELETE', '/v1/users/u1', { key: p.api_key })
+    for (let i = 0; i < 200 && (await cached.request('GET', `/v1/erasures/${del.body.id}`, { key: p.api_key })).body.status !== 'done'; i++) await Bun.sleep(25)
+    const after = await cached.request('GET', path, { key: p.api_key })
+    expect(after.headers.get('x-inlet-report-cache')).toBe('miss')
+    expect(total(after)).toBe(300 - history('r').filter(e => e.user_id === 'u1').length)
+  } finally {
+    await cached.stop()
+  }
+})
