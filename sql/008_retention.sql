@@ -19,3 +19,13 @@ create table erasures (
   primary key (project_id, id)
 );
 create index erasures_open on erasures (id) where status <> 'done';
+
+-- Which Inlet process runs the lifecycle pass (partitions, the move, retention):
+-- a lease renewed between steps, so one process at a time does it and another
+-- takes over when a holder dies. A lease row, not a session advisory lock: that
+-- would pin one pooled connection for the whole pass.
+create table lifecycle_lease (
+  one         boolean primary key default true check (one),
+  holder      text not null,
+  expires_at  timestamptz not null
+);

@@ -63,7 +63,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   // Partitions ahead, the online move, retention, erasures (src/store/lifecycle.ts).
   const reportCache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
   const lifecycle = new Lifecycle(sql, l, log, memberships, projectId => spill.pendingFor(projectId),
-    projectId => reportCache.forget(projectId))
+    projectId => reportCache.forget(projectId), () => health.up)
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable

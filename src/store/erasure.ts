@@ -107,6 +107,8 @@ export interface ErasureOptions {
   // Rows of the project still waiting in this process's spill.
   spillPending: (projectId: number) => number
   memberships?: MembershipCache
+  // Throws to stop between two batches (a shutdown).
+  check?: () => void
 }
 
 // Runs one job as far as it can go now: 'done', or where it stopped (waiting for
@@ -123,12 +125,16 @@ export async function runErasure(sql: Sql, projectId: number, id: number, o: Era
   const pass = async () => {
     for (const table of tables) {
       for (;;) {
+        o.check?.()
         if (await eraseBatch(sql, table, projectId, id, kind, key, o.rows) === 0) break
       }
     }
   }
+  // Looked at before the pass: a row the drainer commits during the pass may be
+  // missed by it, so the job is done only after a pass that began with the spill empty.
+  const spilled = o.spillPending(projectId)
   await pass()
-  if (o.spillPending(projectId) > 0) {
+  if (spilled > 0 || o.spillPending(projectId) > 0) {
     await sql`update erasures set status = 'waiting_for_spill' where project_id = ${projectId} and id = ${id}`
     return 'waiting_for_spill'
   }

@@ -114,6 +114,16 @@ export async function moving(sql: Sql): Promise<boolean> {
 export async function moveBatch(sql: Sql, rows: number, l: PartitionLimits): Promise<number> {
   const [at] = await sql`select project_id, id from events_move`
   if (!at) return 0
+  await ensureDays(sql, at, rows, l)
+  // The cursor row is locked for the batch: two copiers never copy the same rows.
+  return await sql.begin(async tx => {
+    const [now] = await tx`select project_id, id from events_move for update`
+    return now ? copyBatch(tx as unknown as Sql, now, rows) : 0
+  }) as number
+}
+
+// Partitions for the days of the next batch's rows, so they are not copied into the default.
+async function ensureDays(sql: Sql, at: Record<string, any>, rows: number, l: PartitionLimits): Promise<void> {
   const days = await sql`
     select distinct (extract(epoch from date_trunc('day', "timestamp", 'UTC')) * 1000)::int8 as d
     from (select "timestamp" from events where (project_id, id) > (${at.project_id}, ${at.id})
@@ -124,6 +134,9 @@ export async function moveBatch(sql: Sql, rows: number, l: PartitionLimits): Pro
       await ensurePartition(sql, 'events_part', d as number, l.PARTITION_LOCK_MS_MAX)
     }
   }
+}
+
+async function copyBatch(sql: Sql, at: Record<string, any>, rows: number): Promise<number> {
   const [r] = await sql`
     with b as (
       select * from events where (project_id, id) > (${at.project_id}, ${at.id}) order by project_id, id limit ${rows}
@@ -162,9 +175,11 @@ export async function cutover(sql: Sql, lockMs: number): Promise<void> {
 
 // Runs the move to its end, one batch per transaction; `pauseMs` between batches
 // leaves Postgres to ingest. Returns the rows looked at.
-export async function moveAll(sql: Sql, rows: number, l: PartitionLimits, pauseMs = 0, stopped = () => false): Promise<number> {
+// `hold` renews the caller's lease and says whether it still holds it.
+export async function moveAll(sql: Sql, rows: number, l: PartitionLimits, pauseMs = 0, stopped = () => false,
+  hold: () => Promise<boolean> = async () => true): Promise<number> {
   let total = 0
-  while (!stopped() && await moving(sql)) {
+  while (!stopped() && await moving(sql) && await hold()) {
     const n = await moveBatch(sql, rows, l)
     total += n
     if (n === 0) await cutover(sql, l.PARTITION_LOCK_MS_MAX)

@@ -111,12 +111,14 @@ async function sweepExpired(sql: Sql, table: string, rows: number): Promise<void
   await sql.unsafe(`drop table ${table}`)
 }
 
-export async function applyRetention(sql: Sql, l: RetentionLimits, nowMs = Date.now()): Promise<RetentionResult> {
+// `hold` renews the caller's lease between steps (lifecycle.ts).
+export async function applyRetention(sql: Sql, l: RetentionLimits, nowMs = Date.now(), hold: () => Promise<unknown> = async () => {}): Promise<RetentionResult> {
   const keep = await cutoffs(sql, l, nowMs)
   const finite = [...keep.entries()].filter((e): e is [number, number] => e[1] !== null)
   const result: RetentionResult = { projects: finite.map(f => f[0]), dropped: [], deleted: 0, rollupRows: 0 }
   if (finite.length === 0) return result
   for (const [projectId, cutoffMs] of finite) {
+    await hold()
     result.rollupRows += await dropRollups(sql, projectId, cutoffMs, l.RETENTION_BATCH_ROWS)
   }
   const parent = await partitionedTable(sql)
@@ -128,12 +130,14 @@ export async function applyRetention(sql: Sql, l: RetentionLimits, nowMs = Date.
   const everyone = finite.length === keep.size ? Math.min(...finite.map(f => f[1])) : -Infinity
   for (const p of partitions) {
     if (p.dayMs + DAY_MS > everyone) continue
+    await hold()
     if (await dropPartition(sql, parent, p.name, l.RETENTION_BATCH_ROWS, l.PARTITION_LOCK_MS_MAX)) result.dropped.push(p.name)
   }
   const left = partitions.filter(p => !result.dropped.includes(p.name))
   for (const [projectId, cutoffMs] of finite) {
     for (const p of left) {
       if (p.dayMs >= cutoffMs) break
+      await hold()
       result.deleted += await deleteOlder(sql, p.name, projectId, cutoffMs, l.RETENTION_BATCH_ROWS)
     }
     result.deleted += await deleteOlder(sql, 'events_default', projectId, cutoffMs, l.RETENTION_BATCH_ROWS)

@@ -53,7 +53,7 @@ test('a filled unpartitioned events table moves into day partitions while ingest
     from generate_series(1, ${OLD_ROWS}) g`
   expect((await sql`select relkind from pg_class where relname = 'events'`)[0].relkind).toBe('r')
 
-  // The new Inlet: migrations 007+ put the trigger in place; the start-up pass moves.
+  // The new Inlet: migrations 007+ put the trigger in place; a lifecycle pass moves.
   await migrate(sql)
   expect(await moving(sql)).toBe(true)
   await fetchTypesOnce(sql)
@@ -65,6 +65,7 @@ test('a filled unpartitioned events table moves into day partitions while ingest
   const apiKey = ((await created.json()) as { api_key: string }).api_key
   // The old project's key, to resend old ids.
   const oldKey = await insertKey(sql, projectId)
+  const pass = inlet.lifecycle.tick()
 
   let slowestMs = 0
   let sent = 0
@@ -95,6 +96,7 @@ test('a filled unpartitioned events table moves into day partitions while ingest
     expect(performance.now() - moveStarted).toBeLessThan(60_000)
   }
   expect(batches).toBeGreaterThan(2) // ingest really ran beside the move
+  expect(await pass).toBe(true)
   await inlet.close()
 
   expect((await sql`select relkind from pg_class where relname = 'events'`)[0].relkind).toBe('p')
