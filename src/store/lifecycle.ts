@@ -12,7 +12,7 @@ import { errorFields } from '../log'
 import type { Sql } from './db'
 import type { MembershipCache } from './memberships'
 import { openErasures, runErasure } from './erasure'
-import { maintainPartitions, moveAll } from './partitions'
+import { maintainPartitions, moveAll, moving } from './partitions'
 import { applyRetention } from './retention'
 import { readStorage, type StorageStats } from './storage'
 
@@ -103,7 +103,8 @@ export class Lifecycle {
     clearTimeout(this.erasureTimer)
     const idle = await Promise.race([Promise.all([this.last, this.erasing]).then(() => true), Bun.sleep(STOP_WAIT_MS).then(() => false)])
     if (idle && this.postgresUp()) {
-      await Promise.race([this.release(), Bun.sleep(STOP_WAIT_MS)])
+      // Best effort: an unreleased lease only delays the next holder by LEASE_S.
+      await Promise.race([this.release().catch(() => {}), Bun.sleep(STOP_WAIT_MS)])
     }
   }
 
@@ -133,7 +134,11 @@ export class Lifecycle {
       const moved = await moveAll(this.sql, this.l.MOVE_BATCH_ROWS, this.l, MOVE_PAUSE_MS, () => this.stopped, () => this.lease())
       if (moved) this.log('info', 'events moved into the partitioned table', { rows: moved })
       await hold()
-      const r = await applyRetention(this.sql, this.l, nowMs, hold)
+      // Not while an unpartitioned table is moved over: its old rows, not yet
+      // copied, would come back after their rollups went.
+      const r = moved === 0 && !(await moving(this.sql))
+        ? await applyRetention(this.sql, this.l, nowMs, hold)
+        : { projects: [], dropped: [], deleted: 0, rollupRows: 0 }
       if (r.dropped.length || r.deleted || r.rollupRows) {
         // Memberships of removed days are gone: the cache must not claim them.
         this.memberships?.clear()
