@@ -137,3 +137,21 @@ test('a cached report of the project is forgotten when its erasure finishes: the
     await cached.stop()
   }
 })
+
+test('events of the same user sent while its erasure runs leave the rollups equal to a recount, whichever side of it they land', async () => {
+  const p = await inlet.project()
+  await inlet.request('POST', '/v1/events/batch', { key: p.api_key, body: { events: history('c') } })
+  const del = await inlet.request('DELETE', '/v1/users/u1', { key: p.api_key })
+  expect(del.status).toBe(202)
+  // Same user, same days and names, in small batches while the job deletes 13 rows at a time.
+  for (let b = 0; b < 10; b++) {
+    const r = await inlet.request('POST', '/v1/events/batch', { key: p.api_key,
+      body: { events: Array.from({ length: 10 }, (_, k) => ({ id: `late${b}-${k}`, name: ['A', 'B'][k % 2], user_id: 'u1',
+        timestamp: new Date(now - (k % 10) * DAY_MS).toISOString() })) } })
+    expect(r.body.accepted).toBe(10)
+  }
+  await waitDone(p.api_key, del.body.id)
+  await expectExact(inlet.sql, p.id)
+  const [{ n }] = await inlet.sql`select count(*)::int as n from events where project_id = ${p.id} and user_id = 'u1' and id not like 'late%'`
+  expect(n).toBe(0)
+})
