@@ -73,6 +73,15 @@ export const limits = {
   REJECTIONS_PER_PROJECT_MAX: [100, 1, 10_000, 'recent refusals kept per project for /v1/debug/rejections; each entry is at most ~3 KiB (8 errors, strings cut to 200 chars)'],
   REJECTION_PROJECTS_MAX: [1_000, 1, 1_000_000, 'projects whose refusals are kept; the one refused least recently is forgotten first'],
   LIVE_RELAY_NOTIFIES_MAX: [64, 1, 10_000, 'with INLET_PROCESSES > 1, NOTIFYs in flight relaying live events and refusals to the other processes; past it they are dropped (streams elsewhere say `lagged`), so a slow Postgres never queues relay traffic'],
+  // Data lifecycle (src/store/lifecycle.ts): day partitions, the online move, retention.
+  PARTITION_AHEAD_DAYS: [7, 1, 366, 'day partitions of events created ahead of today, so no day starts in the default partition; a week outlasts any maintenance outage'],
+  PARTITION_PAST_DAYS_MAX: [3_660, 0, 36_600, 'rows older than this many days (wild clocks, old imports) stay in the default partition instead of getting a day partition each, so one client cannot make thousands of tables'],
+  PARTITION_LOCK_MS_MAX: [1_000, 10, 60_000, 'DDL on events (attach, drop, the move\'s swap) waits at most this for its lock, then is tried again later: the longest it can hold ingest up behind a long report'],
+  LIFECYCLE_INTERVAL_MS: [300_000, 100, 86_400_000, 'how often partitions are created ahead and expired data removed; 5 min keeps retention within minutes of its day boundary'],
+  MOVE_BATCH_ROWS: [5_000, 1, 1_000_000, 'rows per transaction of the online move of an unpartitioned events table (~50-100 ms each measured), so no lock or snapshot is held long'],
+  RETENTION_DAYS_DEFAULT: [0, 0, 36_600, 'days a project keeps its events when it sets no retention_days; 0 keeps them forever'],
+  EXPORT_PAGE_ROWS: [1_000, 1, 100_000, 'events per query of an export; the next page is read only when the socket took this one, so this (~1-2 MiB) is what one export holds in memory'],
+  RETENTION_BATCH_ROWS: [5_000, 1, 1_000_000, 'rows deleted per transaction where retention (or erasure) cannot drop a whole partition; bounds its locks and WAL burst'],
   SKEW_MS_MAX: [366 * 24 * 3600_000, 0, 10 * 366 * 24 * 3600_000, 'a clock correction larger than this is ignored as nonsense'],
 } as const satisfies Record<string, readonly [number, number, number, string]>
 

@@ -24,6 +24,7 @@ import { Bus, NOTIFY_PAYLOAD_BYTES_MAX } from './store/bus'
 import { connect, type Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { ReadRouter } from './store/replica'
+import { Lifecycle } from './store/lifecycle'
 import { MembershipCache } from './store/memberships'
 import { leaseTokens } from './store/rate-leases'
 import { PostgresWriter, shardBaseOf } from './store/sink'
@@ -64,6 +65,10 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const pipeline = new Pipeline(sink, l, metrics, onBug, { tap: live, failAtFlush: config.failpoints.flush })
   const ingest = new Ingest(pipeline, l, metrics, live.rejections)
   const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
+  // Partitions ahead, the online move, retention, erasures (src/store/lifecycle.ts).
+  const reportCache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
+  const lifecycle = new Lifecycle(sql, l, log, memberships, projectId => spill.pendingFor(projectId),
+    projectId => reportCache.forget(projectId), () => health.up)
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable
@@ -82,8 +87,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     memberships,
     onBug,
     live,
+    lifecycle,
     reports: {
-      cache: new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS),
+      cache: reportCache,
       // Never more than the connections left once the flushers have theirs.
       slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
     },
@@ -91,11 +97,13 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const bus = connectBus(config, sql, deps, live, log)
   let abandoned = false
   health.start()
+  lifecycle.start()
   drainer.start()
   pipeline.start()
   deadLetters.start()
   return {
     deps,
+    lifecycle,
     app: createApp(deps),
     // Shutdown past SHUTDOWN_MS_MAX: give up on Postgres, put what is left in the spill.
     spillEverything: () => {
@@ -108,6 +116,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     close: async () => {
       live.close()
       await bus?.stop()
+      await lifecycle.stop()
       await pipeline.close()
       await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()

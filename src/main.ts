@@ -10,6 +10,7 @@ import { createLog, errorFields } from './log'
 import { bootstrap } from './store/bootstrap'
 import { connect, fetchTypesOnce } from './store/db'
 import { migrate } from './store/migrate'
+import { maintainPartitions } from './store/partitions'
 import { printStartupSummary } from './summary'
 import { childDataDir, supervise } from './supervisor'
 
@@ -58,6 +59,8 @@ async function main() {
   const applied = await migrate(sql)
   if (applied.length) log('info', 'migrations applied', { applied })
   await fetchTypesOnce(sql)
+  // Today's and the coming days' partitions, before the first event (src/store/partitions.ts).
+  await maintainPartitions(sql, config.limits)
   const boot = await bootstrap(sql, config, !config.databaseUrl, log)
   config = { ...config, adminToken: boot.adminToken }
 

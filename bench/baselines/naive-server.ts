@@ -39,14 +39,21 @@ async function insert(events: In[]): Promise<{ ids: string[]; stored: Set<string
   const now = Date.now()
   const cols: unknown[][] = Array.from({ length: 11 }, () => [])
   for (const e of events) row(e, now).forEach((v, i) => cols[i]!.push(v))
+  // Inlet's schema keeps (project_id, id) unique in event_ids (sql/007): the id goes
+  // there first, as any application on this schema would do it.
   const rows = await sql`
-    insert into events (project_id, id, type, name, "timestamp", received_at, user_id, anonymous_id, session_id, properties, context)
-    select p, i, ty, nm, 'epoch'::timestamptz + ts * interval '1 ms', 'epoch'::timestamptz + ra * interval '1 ms', u, a, s, pr::jsonb, c::jsonb
-    from unnest(${cols[0] as number[]}::int8[], ${cols[1] as string[]}::text[], ${cols[2] as string[]}::text[], ${cols[3] as string[]}::text[],
+    with t as (
+      select * from unnest(${cols[0] as number[]}::int8[], ${cols[1] as string[]}::text[], ${cols[2] as string[]}::text[], ${cols[3] as string[]}::text[],
                 ${cols[4] as number[]}::int8[], ${cols[5] as number[]}::int8[], ${cols[6] as string[]}::text[], ${cols[7] as string[]}::text[],
                 ${cols[8] as string[]}::text[], ${cols[9] as string[]}::text[], ${cols[10] as string[]}::text[])
-      as t(p, i, ty, nm, ts, ra, u, a, s, pr, c)
-    on conflict (project_id, id) do nothing
+        as t(p, i, ty, nm, ts, ra, u, a, s, pr, c)
+    ), ids as (
+      insert into event_ids (project_id, id, "timestamp") select p, i, 'epoch'::timestamptz + ts * interval '1 ms' from t
+      on conflict (project_id, id) do nothing returning project_id, id
+    )
+    insert into events (project_id, id, type, name, "timestamp", received_at, user_id, anonymous_id, session_id, properties, context)
+    select p, i, ty, nm, 'epoch'::timestamptz + ts * interval '1 ms', 'epoch'::timestamptz + ra * interval '1 ms', u, a, s, pr::jsonb, c::jsonb
+    from t join ids on ids.project_id = t.p and ids.id = t.i
     returning id`
   return { ids: cols[1] as string[], stored: new Set(rows.map(r => r.id as string)) }
 }

@@ -87,5 +87,5 @@ export async function checkpoint() {
 
 export async function truncateEvents(url: string) {
   const sql = postgres(url, { max: 1, idle_timeout: 1, connect_timeout: ADMIN_TIMEOUT_S, onnotice: () => {} })
-  try { await sql`truncate events` } finally { await sql.end() }
+  try { await sql`truncate events, event_ids` } finally { await sql.end() }
 }

@@ -30,7 +30,10 @@ export async function pgCeiling(o: {
       for (let i = 0; i < n; i++) ids[i] = Bun.randomUUIDv7()
       const t0 = performance.now()
       try {
+        // With the ids into event_ids (sql/007), the unique key every stored event has.
         await sql`
+          with ids as (insert into event_ids (project_id, id, "timestamp") select 1, i, 'epoch'::timestamptz + ${now}::int8 * interval '1 ms'
+                       from unnest(${ids}::text[]) as t(i))
           insert into events (project_id, id, type, name, "timestamp", received_at, user_id, anonymous_id, session_id, properties, context)
           select 1, i, ty, nm, 'epoch'::timestamptz + ts * interval '1 ms', 'epoch'::timestamptz + ra * interval '1 ms', u, a, s, pr::jsonb, c::jsonb
           from unnest(${ids}::text[], ${sample.map(r => r.type)}::text[], ${sample.map(r => r.name)}::text[],

@@ -124,12 +124,16 @@ export async function seedDirect(url: string, o: {
 
 async function insertRows(sql: postgres.Sql, projectId: number, events: BenchEvent[]) {
   const now = Date.now()
+  // The ids into event_ids too (sql/007): every stored event has its row there.
   await sql`
+    with e as (
     insert into events (project_id, id, type, name, "timestamp", received_at, user_id, anonymous_id, session_id, properties, context)
     select ${projectId}, i, 'track', nm, 'epoch'::timestamptz + ts * interval '1 ms', 'epoch'::timestamptz + ${now}::int8 * interval '1 ms',
            u, null, s, pr::jsonb, '{}'::jsonb
     from unnest(${events.map(() => Bun.randomUUIDv7())}::text[], ${events.map(e => e.name)}::text[],
                 ${events.map(e => e.timestamp as number)}::int8[], ${events.map(e => e.user_id ?? null)}::text[],
                 ${events.map(e => e.session_id ?? null)}::text[], ${events.map(e => JSON.stringify(e.properties ?? {}))}::text[])
-      as t(i, nm, ts, u, s, pr)`
+      as t(i, nm, ts, u, s, pr)
+    returning project_id, id, "timestamp")
+    insert into event_ids (project_id, id, "timestamp") select project_id, id, "timestamp" from e`
 }

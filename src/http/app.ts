@@ -15,6 +15,8 @@ import { consoleRoutes } from './routes/console'
 import { ingestRoutes } from './routes/ingest'
 import { liveRoutes } from './routes/live'
 import { opsRoutes } from './routes/ops'
+import { erasureRoutes } from './routes/erasure'
+import { exportRoutes } from './routes/export'
 import { queryRoutes } from './routes/query'
 import { reportRoutes } from './routes/reports'
 import { segmentRoutes } from './routes/segment'
@@ -35,6 +37,7 @@ export function createApp(deps: Deps) {
     .use(consoleRoutes()) // issue 11: the console page and its assets
     .use(ingestRoutes(deps))
     .use(liveRoutes(deps)) // issue 11: before queryRoutes, whose /v1/events/:id would match /v1/events/stream
+    .use(exportRoutes(deps)) // issue 13: before queryRoutes, whose /v1/events/:id would match /v1/events/export
     .use(queryRoutes(deps))
     .use(segmentRoutes(deps))
     .use(sdkSettingsRoutes()) // issue 12: the settings Segment's and RudderStack's browser SDKs load first
@@ -43,6 +46,7 @@ export function createApp(deps: Deps) {
     .use(snowplowRoutes(deps)) // issue 12: a Snowplow collector per collector token
     .use(webhookRoutes(deps))
     .use(reportRoutes(deps))
+    .use(erasureRoutes(deps)) // issue 13: user erasure
   if (deps.config.adminToken) app.use(adminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(webhookAdminRoutes(deps, deps.config.adminToken))
   if (deps.config.adminToken) app.use(collectorAdminRoutes(deps, deps.config.adminToken)) // issue 12

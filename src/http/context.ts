@@ -63,6 +63,8 @@ export interface Deps {
   reports: { cache: ReportCache; slots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live
+  // Runs open user erasures now; storage figures for /metrics (src/store/lifecycle.ts).
+  lifecycle?: { erase(): Promise<void>; readonly storage: { tableBytes: Map<string, number>; oldestEventMs: number | null } }
 }
 
 type SetHeaders = { headers: Record<string, string | number> }

@@ -40,6 +40,11 @@ export class ReportCache {
     return { value, outcome: 'miss' }
   }
 
+  // After an erasure or retention changed what a project's reports count (issue 13).
+  forget(projectId: number): void {
+    for (const [k, e] of this.entries) if (e.projectId === projectId) this.entries.delete(k)
+  }
+
   private put(k: string, projectId: number, value: Promise<unknown>) {
     this.entries.delete(k)
     while (this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!)

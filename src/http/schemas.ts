@@ -59,13 +59,16 @@ export const ProjectIn = t.Object({
   name: t.String({ minLength: 1, maxLength: 200 }),
   plan: t.Optional(Plan),
   rate_limit_rpm: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 10_000_000 }))),
+  // Whole UTC days of events kept (src/store/retention.ts); 0: forever; null: RETENTION_DAYS_DEFAULT.
+  retention_days: t.Optional(t.Nullable(t.Integer({ minimum: 0, maximum: 36_600 }))),
 }, { title: 'ProjectIn' })
 
 export const ProjectPatch = t.Partial(ProjectIn, { title: 'ProjectPatch' })
 
 export const Project = t.Object({
   id: t.Integer(), name: t.String(), plan: Plan, rate_limit_rpm: t.Integer(),
-  rate_limit_override: t.Nullable(t.Integer()), created_at: t.String({ format: 'date-time' }),
+  rate_limit_override: t.Nullable(t.Integer()), retention_days: t.Nullable(t.Integer()),
+  created_at: t.String({ format: 'date-time' }),
 }, { title: 'Project' })
 
 const json = (schema: object) => ({ 'application/json': { schema } })

@@ -32,9 +32,18 @@ export async function bounded<T>(sql: Sql, deadlineMs: number, what: string, que
 }
 
 export async function getEvent(sql: Sql, projectId: number, id: string, deadlineMs: number): Promise<StoredEvent | null> {
-  const [row] = await bounded(sql, deadlineMs, 'reading an event',
-    sql`select ${sql.unsafe(columns)} from events where project_id = ${projectId} and id = ${id}`)
-  return row ? toEvent(row) : null
+  // event_ids holds the event's timestamp, so only its day's partition is read
+  // (sql/007_partitions.sql: the partitions have no index on the id alone).
+  const [row] = await bounded(sql, deadlineMs, 'reading an event', sql`
+    select ${sql.unsafe(columns)} from events where project_id = ${projectId} and id = ${id}
+      and "timestamp" = (select "timestamp" from event_ids where project_id = ${projectId} and id = ${id})`)
+  if (row) return toEvent(row)
+  // While an unpartitioned table is moved over, its older rows may have no event_ids
+  // row yet: they are found by its own key (the scan runs only while events_move has a row).
+  const [old] = await bounded(sql, deadlineMs, 'reading an event', sql`
+    select ${sql.unsafe(columns)} from events where project_id = ${projectId} and id = ${id}
+      and exists (select 1 from events_move)`)
+  return old ? toEvent(old) : null
 }
 
 export interface ListFilter {

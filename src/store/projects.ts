@@ -15,6 +15,8 @@ export interface Project {
   plan: Plan
   rate_limit_rpm: number
   rate_limit_override: number | null
+  // Null: RETENTION_DAYS_DEFAULT applies.
+  retention_days: number | null
   created_at: string
 }
 
@@ -50,13 +52,15 @@ function toProject(r: Record<string, any>): Project {
     id: r.id, name: r.name, plan: r.plan,
     rate_limit_rpm: r.rate_limit_rpm ?? PLAN_RPM[r.plan as Plan],
     rate_limit_override: r.rate_limit_rpm,
+    retention_days: r.retention_days ?? null,
     created_at: r.created_at.toISOString(),
   }
 }
 
-export async function createProject(sql: Sql, name: string, plan: Plan, rpm: number | null) {
+export async function createProject(sql: Sql, name: string, plan: Plan, rpm: number | null, retentionDays: number | null = null) {
   return sql.begin(async tx => {
-    const [row] = await tx`insert into projects (name, plan, rate_limit_rpm) values (${name}, ${plan}, ${rpm}) returning *`
+    const [row] = await tx`insert into projects (name, plan, rate_limit_rpm, retention_days)
+      values (${name}, ${plan}, ${rpm}, ${retentionDays}) returning *`
     const project = toProject(row)
     const api_key = await insertKey(tx as unknown as Sql, project.id)
     return { project, api_key }
@@ -80,13 +84,14 @@ export async function listProjects(sql: Sql, limit: number, afterId: number): Pr
 }
 
 export async function updateProject(
-  sql: Sql, id: number, patch: { name?: string; plan?: Plan; rate_limit_rpm?: number | null },
+  sql: Sql, id: number, patch: { name?: string; plan?: Plan; rate_limit_rpm?: number | null; retention_days?: number | null },
 ): Promise<Project | null> {
   const [row] = await sql`
     update projects set
       name = coalesce(${patch.name ?? null}, name),
       plan = coalesce(${patch.plan ?? null}, plan),
       rate_limit_rpm = case when ${patch.rate_limit_rpm !== undefined} then ${patch.rate_limit_rpm ?? null}::int else rate_limit_rpm end,
+      retention_days = case when ${patch.retention_days !== undefined} then ${patch.retention_days ?? null}::int else retention_days end,
       updated_at = now()
     where id = ${id} returning *`
   return row ? toProject(row) : null

@@ -129,13 +129,22 @@ const STATEMENT = `
     select k, (e->>0)::int8 as p, e->>1 as i, e->>2 as ty, e->>3 as nm, (e->>4)::int8 as ts, (e->>5)::int8 as ra,
            e->>6 as u, e->>7 as a, e->>8 as s, e->9 as pr, e->10 as c, (e->>11)::int2 as m
     from jsonb_array_elements($1::text::jsonb) with ordinality as x(e, k)
+  ), ids as (
+    -- (project_id, id) is unique in event_ids, not in the partitioned events
+    -- (sql/007_partitions.sql): only the rows whose id goes in here are stored.
+    insert into event_ids (project_id, id, "timestamp")
+    select p, i, 'epoch'::timestamptz + ts * interval '1 ms' from input
+    on conflict (project_id, id) do nothing
+    returning project_id, id
   ), ins as (
     insert into events (project_id, id, type, name, "timestamp", received_at,
                         user_id, anonymous_id, session_id, properties, context)
     select p, i, ty, nm, 'epoch'::timestamptz + ts * interval '1 ms', 'epoch'::timestamptz + ra * interval '1 ms',
            u, a, s, pr, c
-    from input
-    on conflict (project_id, id) do nothing
+    from input join ids on ids.project_id = input.p and ids.id = input.i
+    -- No target: while an unpartitioned table is moved over, its own key still
+    -- skips the rows it holds whose ids are not yet copied to event_ids.
+    on conflict do nothing
     returning project_id, id, name, "timestamp", coalesce(user_id, anonymous_id) as user_key
   ), counted as (
     insert into event_counts_minute (project_id, name, bucket, shard, events)

@@ -25,18 +25,19 @@ export interface TestInlet extends Inlet {
 
 let migrated: Promise<unknown> | undefined
 
-export async function startInlet(env: Record<string, string> = {}): Promise<TestInlet> {
+// `url`: another database than this run's (it is migrated here).
+export async function startInlet(env: Record<string, string> = {}, url?: string): Promise<TestInlet> {
   // Each instance has its own data dir, so its spill is its own.
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-test-'))
   const config = loadConfig({
-    INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: databaseUrl(), INLET_DATA_DIR: dataDir,
+    INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: url ?? databaseUrl(), INLET_DATA_DIR: dataDir,
     // A loaded CI box may take over a second to commit; these tests check Postgres
     // rows right after the ack, so a slow commit must not fail over to the spill.
     FLUSH_COMMIT_MS_MAX: '30000', ...env,
   })
-  const sql = connect(databaseUrl(), config.limits, () => {})
-  migrated ??= migrate(sql)
-  await migrated
+  const sql = connect(url ?? databaseUrl(), config.limits, () => {})
+  if (url) await migrate(sql)
+  else await (migrated ??= migrate(sql))
   await fetchTypesOnce(sql)
   const inlet = createInlet(config, sql)
   const request: TestInlet['request'] = async (method, path, init = {}) => {

@@ -35,7 +35,7 @@ export function adminRoutes(deps: Deps, adminToken: string) {
     .post('/projects', async ({ request, set }) => {
       const { value } = await readJson(request, bodyLimit)
       const body = checkBody(ProjectIn, value)
-      const { project, api_key } = await createProject(deps.sql, body.name, body.plan ?? 'free', body.rate_limit_rpm ?? null)
+      const { project, api_key } = await createProject(deps.sql, body.name, body.plan ?? 'free', body.rate_limit_rpm ?? null, body.retention_days ?? null)
       set.status = 201
       return { ...project, api_key }
     }, { parse: 'none', detail: doc({ tag: 'admin', summary: 'Create a project (returns its first API key, once)', body: ProjectIn, ok: t.Composite([Project, t.Object({ api_key: t.String() })]), okStatus: 201, errors: [400, 401, 422] }) })

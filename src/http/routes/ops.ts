@@ -57,10 +57,22 @@ export function opsRoutes(deps: Deps) {
         `# TYPE inlet_stream_subscribers gauge\ninlet_stream_subscribers ${deps.live?.hub.count ?? 0}`, // issue 11
         // Which process answered: with INLET_PROCESSES > 1 each has its own series.
         `# TYPE inlet_process_info gauge\ninlet_process_info{index="${deps.config.processIndex ?? 0}",pid="${process.pid}"} 1`,
+        storageMetrics(deps), // issue 13
         `# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${process.memoryUsage.rss()}`,
       ]
       return new Response(m.registry.render() + gauges.join('\n') + '\n', {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
       })
     }, { detail: doc({ tag: 'ops', summary: 'Prometheus metrics', ok: t.String() }) })
+}
+
+// Bytes per table and the oldest kept event, as of the last lifecycle pass.
+function storageMetrics(deps: Deps): string {
+  const s = deps.lifecycle?.storage
+  const lines = ['# HELP inlet_table_bytes Bytes of each table with its indexes (events: all its partitions)', '# TYPE inlet_table_bytes gauge']
+  for (const [table, n] of s?.tableBytes ?? []) lines.push(`inlet_table_bytes{table="${table}"} ${n}`)
+  lines.push('# HELP inlet_oldest_event_timestamp_seconds Event time of the oldest event kept (absent: none, or not read yet)',
+    '# TYPE inlet_oldest_event_timestamp_seconds gauge')
+  if (s?.oldestEventMs != null) lines.push(`inlet_oldest_event_timestamp_seconds ${s.oldestEventMs / 1000}`)
+  return lines.join('\n')
 }

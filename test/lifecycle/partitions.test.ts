@@ -1,0 +1,96 @@
+// Day partitions of events (sql/007_partitions.sql, src/store/partitions.ts): made
+// ahead at start-up and on every pass, the default partition emptied into days,
+// the duplicate guarantee across partitions, and get-by-id reading one partition.
+
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { DAY_MS, dayStart, listPartitions, partitionName } from '../../src/store/partitions'
+import { startInlet, type TestInlet } from '../support/inlet'
+
+let inlet: TestInlet
+beforeAll(async () => {
+  // The pass runs at start-up; the timer is pushed out of the way of the test's own passes.
+  inlet = await startInlet({ LIFECYCLE_INTERVAL_MS: '86400000', PARTITION_AHEAD_DAYS: '3' })
+  await inlet.lifecycle.tick()
+})
+afterAll(() => inlet.stop())
+
+const where = async (projectId: number, id: string) =>
+  (await inlet.sql`select tableoid::regclass::text as t from events where project_id = ${projectId} and id = ${id}`).map(r => r.t)
+
+test('a new install has a partitioned events table with today and PARTITION_AHEAD_DAYS more', async () => {
+  const [{ relkind }] = await inlet.sql`select relkind from pg_class where relname = 'events'`
+  expect(relkind).toBe('p')
+  const today = dayStart(Date.now())
+  const days = (await listPartitions(inlet.sql, 'events')).map(p => p.dayMs)
+  for (let d = 0; d <= 3; d++) expect(days).toContain(today + d * DAY_MS)
+})
+
+test('an event is stored in the partition of its day, one beyond the last partition in the default', async () => {
+  const p = await inlet.project()
+  const today = dayStart(Date.now())
+  const r = await inlet.request('POST', '/v1/events/batch', { key: p.api_key, body: { events: [
+    { id: 'now', name: 'A', timestamp: new Date(today + 3_600_000).toISOString() },
+    { id: 'late', name: 'A', timestamp: new Date(today + 3 * DAY_MS + DAY_MS - 1).toISOString() },
+    { id: 'far', name: 'A', timestamp: new Date(today + 10 * DAY_MS).toISOString() },
+  ] } })
+  expect(r.status).toBe(200)
+  expect(r.body.accepted).toBe(3)
+  expect(await where(p.id, 'now')).toEqual([partitionName(today)])
+  expect(await where(p.id, 'late')).toEqual([partitionName(today + 3 * DAY_MS)])
+  expect(await where(p.id, 'far')).toEqual(['events_default'])
+  // Found by id wherever it is.
+  for (const id of ['now', 'late', 'far']) {
+    const got = await inlet.request('GET', `/v1/events/${id}`, { key: p.api_key })
+    expect(got.status).toBe(200)
+    expect(got.body.id).toBe(id)
+  }
+})
+
+test('a pass on a later day creates the partitions across the boundary and moves the waiting rows into their day', async () => {
+  const p = await inlet.project()
+  const today = dayStart(Date.now())
+  const far = today + 12 * DAY_MS
+  const r = await inlet.request('POST', '/v1/events', { key: p.api_key, body: { id: 'x', name: 'B', timestamp: new Date(far + 5).toISOString() } })
+  expect(r.body.status).toBe('accepted')
+  expect(await where(p.id, 'x')).toEqual(['events_default'])
+  // Ten days later: today+10 .. today+13 are created; the row waiting for today+12 moves.
+  expect(await inlet.lifecycle.tick(today + 10 * DAY_MS + 1000)).toBe(true)
+  const days = (await listPartitions(inlet.sql, 'events')).map(d => d.dayMs)
+  for (let d = 10; d <= 13; d++) expect(days).toContain(today + d * DAY_MS)
+  expect(await where(p.id, 'x')).toEqual([partitionName(far)])
+  // Exactly one copy, still found by id, still a duplicate when sent again.
+  const again = await inlet.request('POST', '/v1/events', { key: p.api_key, body: { id: 'x', name: 'B', timestamp: new Date(far + 5).toISOString() } })
+  expect(again.body.status).toBe('duplicate')
+  expect((await inlet.request('GET', '/v1/events/x', { key: p.api_key })).body.timestamp).toBe(new Date(far + 5).toISOString())
+})
+
+test('the same id sent with timestamps in two different months is stored once: the second is a duplicate', async () => {
+  const p = await inlet.project()
+  const a = await inlet.request('POST', '/v1/events', { key: p.api_key, body: { id: 'same', name: 'C', timestamp: '2026-01-15T10:00:00Z' } })
+  const b = await inlet.request('POST', '/v1/events', { key: p.api_key, body: { id: 'same', name: 'C', timestamp: '2026-03-15T10:00:00Z' } })
+  // And concurrently, in one batch and in two requests at once, across partitions.
+  const both = await Promise.all([0, 1].map(k => inlet.request('POST', '/v1/events', { key: p.api_key,
+    body: { id: 'race', name: 'C', timestamp: new Date(Date.now() + k * 2 * DAY_MS).toISOString() } })))
+  expect(a.body.status).toBe('accepted')
+  expect(b.body.status).toBe('duplicate')
+  expect(both.map(r => r.body.status).sort()).toEqual(['accepted', 'duplicate'])
+  const rows = await inlet.sql`select id, "timestamp" from events where project_id = ${p.id} order by id`
+  expect(rows.map(r => r.id)).toEqual(['race', 'same'])
+  expect(rows[1].timestamp.toISOString()).toBe('2026-01-15T10:00:00.000Z')
+  const [{ n }] = await inlet.sql`select count(*)::int as n from event_ids where project_id = ${p.id}`
+  expect(n).toBe(2)
+  // Counted once in the rollups too.
+  const [{ c }] = await inlet.sql`select sum(events)::int as c from event_counts_minute where project_id = ${p.id}`
+  expect(c).toBe(2)
+})
+
+test('get-by-id reads only the partition of the event\'s day', async () => {
+  const p = await inlet.project()
+  await inlet.request('POST', '/v1/events', { key: p.api_key, body: { id: 'one', name: 'D' } })
+  const plan = await inlet.sql`explain (analyze, costs off) select id from events where project_id = ${p.id} and id = 'one'
+    and "timestamp" = (select "timestamp" from event_ids where project_id = ${p.id} and id = 'one')`
+  const text = plan.map(r => r['QUERY PLAN']).join('\n')
+  // Every partition but one is pruned at run time ("never executed").
+  const scans = text.split('\n').filter(l => /Scan\b.* on events_/.test(l))
+  expect(scans.filter(l => !/never executed/.test(l)).length).toBe(1)
+})
