@@ -20,7 +20,7 @@ export class EventQueue {
   private readonly ring: RingBuffer<Pending>
   depth = 0
   bytes = 0
-  private waiters: { rows: number; resolve: () => void }[] = []
+  private waiters: (() => void)[] = []
   private closed = false
 
   constructor(readonly eventsMax: number, readonly bytesMax: number) {
@@ -58,15 +58,10 @@ export class EventQueue {
     return batch
   }
 
-  // Resolves when at least `rows` events wait (one request, whatever its size, when
-  // rows is 1), or at once after close().
-  waitForWork(rows = 1): Promise<void> {
-    if (this.ready(rows)) return Promise.resolve()
-    return new Promise(resolve => this.waiters.push({ rows, resolve }))
-  }
-
-  private ready(rows: number): boolean {
-    return this.closed || (this.ring.count > 0 && this.depth >= rows)
+  // Resolves when there is something to take, or at once after close().
+  waitForWork(): Promise<void> {
+    if (this.ring.count > 0 || this.closed) return Promise.resolve()
+    return new Promise(resolve => this.waiters.push(resolve))
   }
 
   close(): void {
@@ -75,11 +70,8 @@ export class EventQueue {
   }
 
   private wake(): void {
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      const w = this.waiters[i]
-      if (!this.ready(w.rows)) continue
-      this.waiters.splice(i, 1)
-      w.resolve()
-    }
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
   }
 }

@@ -7,6 +7,8 @@
 import type { Sql } from './db'
 
 export const DAY_MS = 86_400_000
+// The advisory lock that serialises partition creation (any constant not used elsewhere).
+const PARTITIONS_LOCK = 7_007_001
 
 export const dayStart = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS
 
@@ -53,6 +55,9 @@ export async function ensurePartition(sql: Sql, parent: string, dayMs: number, l
   const from = new Date(dayMs).toISOString()
   const to = new Date(dayMs + DAY_MS).toISOString()
   return await withLockTimeout(sql, lockMs, async tx => {
+    // One creator at a time across processes: two that both read the default and then
+    // both asked for its exclusive lock deadlocked, or both created the same table.
+    await tx`select pg_advisory_xact_lock(${PARTITIONS_LOCK})`
     const [exists] = await tx`select 1 from pg_class where relname = ${name} and relnamespace = current_schema()::regnamespace`
     if (exists) return false
     // Rows to move: a query planned before the ATTACH would see them in neither
