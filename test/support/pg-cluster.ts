@@ -64,25 +64,10 @@ function startWatchdog(dir: string, data_dir: string, pg_ctl: string): { kill():
 
 export async function startThrowawayCluster(options: ClusterOptions = {}): Promise<ThrowawayCluster> {
   const binaries = options.binaries ?? clusterBinaries()
-  const { bindir } = binaries
-  const dir = mkdtempSync(join(tmpdir(), 'inlet-pg-'))
-  if (runsAsRoot()) {
-    const { uid, gid } = pgUserIds()
-    chownSync(dir, uid, gid)
-  }
-  const data_dir = join(dir, 'data')
-  const log_path = join(dir, 'server.log')
-  const watchdog = startWatchdog(dir, data_dir, join(bindir, 'pg_ctl'))
-  let running = false
-  let destroyed = false
-  const pgCtl = async (...args: string[]) =>
-    run(asPgUser([join(bindir, 'pg_ctl'), '-D', data_dir, '-w', '-t', String(PG_CTL_WAIT_S), ...args]), dir)
-
-  try {
-    const port = await freePort()
+  return await launch('cluster', 'inlet-pg-', binaries, async ({ dir, data_dir, port }) => {
     await run(
       asPgUser([
-        join(bindir, 'initdb'),
+        join(binaries.bindir, 'initdb'),
         '-D', data_dir,
         '--username=postgres',
         '--auth=trust',
@@ -94,7 +79,7 @@ export async function startThrowawayCluster(options: ClusterOptions = {}): Promi
       dir,
     )
     // Settings live in postgresql.conf so that start() after stop() needs no flags.
-    const settings = [
+    return [
       `port = ${port}`,
       `listen_addresses = '127.0.0.1'`,
       // The socket lives in the temp dir so clusters never collide on /var/run.
@@ -108,11 +93,62 @@ export async function startThrowawayCluster(options: ClusterOptions = {}): Promi
       `max_connections = ${options.max_connections ?? 50}`,
       `shared_buffers = '32MB'`,
     ]
+  })
+}
+
+export type ThrowawayReplica = ThrowawayCluster & {
+  // pg_wal_replay_pause() / pg_wal_replay_resume(): the replica lags on purpose.
+  pauseReplay(): Promise<void>
+  resumeReplay(): Promise<void>
+}
+
+// A streaming replica of a throwaway primary, made as an operator makes one:
+// `pg_basebackup -R` (which writes standby.signal and primary_conninfo), then its
+// own port and socket. Stop, start and destroy behave as a primary's.
+export async function startThrowawayReplica(primary: ThrowawayCluster): Promise<ThrowawayReplica> {
+  const replica = await launch('replica', 'inlet-pg-replica-', primary.binaries, async ({ dir, data_dir, port }) => {
+    await run(asPgUser([
+      join(primary.binaries.bindir, 'pg_basebackup'), '-D', data_dir, '-R', '-X', 'stream', '--no-sync',
+      '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
+    ]), dir)
+    // The copied postgresql.conf is the primary's: later lines win.
+    return [`port = ${port}`, `unix_socket_directories = '${dir}'`, `hot_standby = on`]
+  })
+  return {
+    ...replica,
+    pauseReplay: () => withAdmin(replica.url, sql => sql`select pg_wal_replay_pause()`),
+    resumeReplay: () => withAdmin(replica.url, sql => sql`select pg_wal_replay_resume()`),
+  }
+}
+
+// A server in its own temp dir, owned by the postgres user when root, on a free port:
+// `prepare` fills the data dir and returns the lines to append to its postgresql.conf;
+// then it starts, and stop/start/destroy drive it (a watchdog stops it if the test
+// process dies). A failed start removes everything and throws with the server's log.
+async function launch(
+  kind: string, prefix: string, binaries: PgBinaries,
+  prepare: (at: { dir: string; data_dir: string; port: number }) => Promise<string[]>,
+): Promise<ThrowawayCluster> {
+  const { bindir } = binaries
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  if (runsAsRoot()) {
+    const { uid, gid } = pgUserIds()
+    chownSync(dir, uid, gid)
+  }
+  const data_dir = join(dir, 'data')
+  const log_path = join(dir, 'server.log')
+  const watchdog = startWatchdog(dir, data_dir, join(bindir, 'pg_ctl'))
+  let running = false
+  let destroyed = false
+  const pgCtl = async (...args: string[]) =>
+    run(asPgUser([join(bindir, 'pg_ctl'), '-D', data_dir, '-w', '-t', String(PG_CTL_WAIT_S), ...args]), dir)
+  try {
+    const port = await freePort()
+    const settings = await prepare({ dir, data_dir, port })
     await Bun.write(join(data_dir, 'postgresql.conf'),
       (await Bun.file(join(data_dir, 'postgresql.conf')).text()) + '\n' + settings.join('\n') + '\n')
     await pgCtl('-l', log_path, 'start')
     running = true
-
     const cluster: ThrowawayCluster = {
       port,
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
@@ -143,75 +179,7 @@ export async function startThrowawayCluster(options: ClusterOptions = {}): Promi
     const log = await Bun.file(log_path).text().catch(() => '')
     rmSync(dir, { recursive: true, force: true })
     watchdog.kill()
-    throw new Error(`throwaway cluster failed to start in ${dir}\n${log}`, { cause: error })
-  }
-}
-
-export type ThrowawayReplica = ThrowawayCluster & {
-  // pg_wal_replay_pause() / pg_wal_replay_resume(): the replica lags on purpose.
-  pauseReplay(): Promise<void>
-  resumeReplay(): Promise<void>
-}
-
-// A streaming replica of a throwaway primary, made as an operator makes one:
-// `pg_basebackup -R` (which writes standby.signal and primary_conninfo), then its
-// own port and socket. Stop, start and destroy behave as a primary's.
-export async function startThrowawayReplica(primary: ThrowawayCluster): Promise<ThrowawayReplica> {
-  const { bindir } = primary.binaries
-  const dir = mkdtempSync(join(tmpdir(), 'inlet-pg-replica-'))
-  if (runsAsRoot()) {
-    const { uid, gid } = pgUserIds()
-    chownSync(dir, uid, gid)
-  }
-  const data_dir = join(dir, 'data')
-  const log_path = join(dir, 'server.log')
-  const watchdog = startWatchdog(dir, data_dir, join(bindir, 'pg_ctl'))
-  let running = false
-  let destroyed = false
-  const pgCtl = async (...args: string[]) =>
-    run(asPgUser([join(bindir, 'pg_ctl'), '-D', data_dir, '-w', '-t', String(PG_CTL_WAIT_S), ...args]), dir)
-  try {
-    const port = await freePort()
-    await run(asPgUser([
-      join(bindir, 'pg_basebackup'), '-D', data_dir, '-R', '-X', 'stream', '--no-sync',
-      '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres',
-    ]), dir)
-    // The copied postgresql.conf is the primary's: later lines win.
-    const settings = [`port = ${port}`, `unix_socket_directories = '${dir}'`, `hot_standby = on`]
-    await Bun.write(join(data_dir, 'postgresql.conf'),
-      (await Bun.file(join(data_dir, 'postgresql.conf')).text()) + '\n' + settings.join('\n') + '\n')
-    await pgCtl('-l', log_path, 'start')
-    running = true
-    const url = `postgres://postgres@127.0.0.1:${port}/postgres`
-    const replica: ThrowawayReplica = {
-      port, url, dir, log_path, binaries: primary.binaries,
-      async stop() {
-        if (!running) return
-        await pgCtl('-m', 'immediate', 'stop')
-        running = false
-      },
-      async start() {
-        if (running) return
-        await pgCtl('-l', log_path, 'start')
-        running = true
-      },
-      async destroy() {
-        if (destroyed) return
-        destroyed = true
-        await replica.stop()
-        rmSync(dir, { recursive: true, force: true })
-        watchdog.kill()
-      },
-      pauseReplay: () => withAdmin(url, sql => sql`select pg_wal_replay_pause()`),
-      resumeReplay: () => withAdmin(url, sql => sql`select pg_wal_replay_resume()`),
-    }
-    return replica
-  } catch (error) {
-    if (running) await pgCtl('-m', 'immediate', 'stop').catch(() => {})
-    const log = await Bun.file(log_path).text().catch(() => '')
-    rmSync(dir, { recursive: true, force: true })
-    watchdog.kill()
-    throw new Error(`throwaway replica failed to start in ${dir}\n${log}`, { cause: error })
+    throw new Error(`throwaway ${kind} failed to start in ${dir}\n${log}`, { cause: error })
   }
 }
 
