@@ -12,12 +12,16 @@ import type { Metrics } from '../metrics'
 import type { Sql } from './db'
 import { withDeadline } from './deadline'
 
+// Probe deadlines (the up one) after which an unsettled probe is abandoned.
+const ABANDON_AFTER = 4
+
 export class PostgresHealth {
   // Takes writes.
   up = true
   // Answers at all (a read-only Postgres still serves reads): what reads look at.
   reachable = true
   private outstanding: Promise<'writable' | 'read_only' | 'silent'> | null = null
+  private outstandingSince = 0
   private timer: ReturnType<typeof setInterval> | null = null
   private listeners: (() => void)[] = []
 
@@ -65,14 +69,23 @@ export class PostgresHealth {
   // is waited for, not stacked, so probes never eat the pool. Its verdict, though,
   // comes within the deadline, so an idle process still notices an outage.
   async probe(): Promise<void> {
-    if (this.outstanding) return
     const started = performance.now()
+    if (this.outstanding) {
+      // A probe that never settles (a driver bug on a reset socket) must not keep
+      // Postgres marked down forever: past ABANDON_AFTER deadlines it is left to
+      // settle on its own and a new one goes out.
+      if (started - this.outstandingSince < this.upDeadlineMs * ABANDON_AFTER) return
+      this.metrics.postgresProbes.inc({ result: 'abandoned' })
+      this.log('warn', 'a Postgres probe has not settled; sending another', { ms: Math.round(started - this.outstandingSince) })
+    }
     const deadlineMs = this.up ? this.upDeadlineMs : this.deadlineMs
     // transaction_read_only is on for a hot standby and for a database set
     // default_transaction_read_only (what a failover tool does to the old primary).
     const query = this.sql`select current_setting('transaction_read_only') as ro`
       .then(([r]) => (r.ro === 'off' ? 'writable' as const : 'read_only' as const), () => 'silent' as const)
-    this.outstanding = query.finally(() => { this.outstanding = null })
+    const outstanding = query.finally(() => { if (this.outstanding === outstanding) this.outstanding = null })
+    this.outstanding = outstanding
+    this.outstandingSince = started
     const state = await withDeadline(query, deadlineMs, 'the Postgres probe').catch(() => 'silent' as const)
     const inTime = performance.now() - started <= deadlineMs
     this.reachable = state !== 'silent' && inTime

@@ -188,8 +188,18 @@ describe('Postgres slow or cut', () => {
     stop = true
     await resets
     d.proxy.setLatency(0)
-    expect(d.inlet.deps.metrics.postgresErrors.sum({ kind: 'not_now' })).toBeGreaterThan(0)
-    await until('the spill to drain', () => d!.inlet.deps.health.postgresUp() && d!.inlet.deps.spill!.stats().pending === 0)
+    const m = d.inlet.deps.metrics
+    const state = () => JSON.stringify({
+      up: d!.inlet.deps.health.postgresUp(), spill: d!.inlet.deps.spill!.stats(),
+      errors: m.postgresErrors.render(), probes: m.postgresProbes.render(), background: m.backgroundErrors.render(),
+    })
+    try {
+      await until('the spill to drain', () => d!.inlet.deps.health.postgresUp() && d!.inlet.deps.spill!.stats().pending === 0)
+    } catch (error) {
+      console.error(`state when the drain wait gave up: ${state()}`)
+      throw error
+    }
+    expect(m.postgresErrors.sum({ kind: 'not_now' })).toBeGreaterThan(0)
     const check = await storedCheck(d.direct, p.id, c.acked)
     expect(check).toMatchObject({ missing: 0, duplicated: 0, stored: c.acked.size, rollup: c.acked.size })
     console.log(`durability: resets mid-commit: ${c.acked.size} acked checked, lost 0, duplicated 0, `
