@@ -4,13 +4,14 @@
 // PG_PROBE_INTERVAL_MS that answers within FLUSH_COMMIT_MS_MAX *and* finds the
 // session writable (not read-only after a failover, not a standby) marks it up
 // again, which is what wakes the drainer. The same probe notices an outage while
-// no writes arrive.
+// no writes arrive. Reads look at `reachable` instead: Postgres answered the last
+// probe within PG_CONNECT_TIMEOUT_S, however slowly or read-only.
 
 import postgres from 'postgres'
 import type { Log } from '../log'
 import type { Metrics } from '../metrics'
 import type { Sql } from './db'
-import { withDeadline } from './deadline'
+import { DeadlineError, withDeadline } from './deadline'
 
 // Probe deadlines (the up one) after which an unsettled probe is abandoned.
 const ABANDON_AFTER = 4
@@ -46,8 +47,12 @@ export class PostgresHealth {
   // Called with the error that made a write give up on Postgres.
   markDown(cause: unknown): void {
     // Postgres answered with an error (read-only, cancelled, …): it still serves
-    // reads. No answer at all (a socket error, a deadline): reads would wait too.
-    if (!(cause instanceof postgres.PostgresError)) this.reachable = false
+    // reads. A commit past its deadline says Postgres is slow, not gone: reads keep
+    // their own deadline (PG_STATEMENT_TIMEOUT_MS) and the probe decides whether it
+    // answers at all (a saturated Postgres in bench W4 answered every read, and
+    // marking it unreachable turned thousands of them into 503s). A socket error
+    // means no answer: reads would wait too.
+    if (!(cause instanceof postgres.PostgresError) && !(cause instanceof DeadlineError)) this.reachable = false
     this.down(cause)
   }
 
@@ -78,6 +83,8 @@ export class PostgresHealth {
       this.metrics.postgresProbes.inc({ result: 'abandoned' })
       this.log('warn', 'a Postgres probe has not settled; sending another', { ms: Math.round(started - this.outstandingSince) })
     }
+    // Writes come back up only on an answer within a commit's deadline; reads count
+    // Postgres reachable on any answer within the longer one.
     const deadlineMs = this.up ? this.upDeadlineMs : this.deadlineMs
     // transaction_read_only is on for a hot standby and for a database set
     // default_transaction_read_only (what a failover tool does to the old primary).
@@ -86,9 +93,9 @@ export class PostgresHealth {
     const outstanding = query.finally(() => { if (this.outstanding === outstanding) this.outstanding = null })
     this.outstanding = outstanding
     this.outstandingSince = started
-    const state = await withDeadline(query, deadlineMs, 'the Postgres probe').catch(() => 'silent' as const)
+    const state = await withDeadline(query, this.upDeadlineMs, 'the Postgres probe').catch(() => 'silent' as const)
     const inTime = performance.now() - started <= deadlineMs
-    this.reachable = state !== 'silent' && inTime
+    this.reachable = state !== 'silent'
     const ok = state === 'writable' && inTime
     this.metrics.postgresProbes.inc({ result: ok ? 'up' : 'down' })
     if (ok && !this.up) {

@@ -159,6 +159,11 @@ describe('Postgres slow or cut', () => {
     expect(max).toBeLessThan(1_000)
     expect(percentile(c.latenciesMs, 50)).toBeLessThan(200)
     expect(d.inlet.deps.health.postgresUp()).toBe(false)
+    // Slow is not gone: reads still go to Postgres and answer, within their own deadline.
+    expect(d.inlet.deps.health.postgresReachable()).toBe(true)
+    const listed = await d.request('GET', '/v1/events?limit=1', { key: p.api_key })
+    expect(listed.status).toBe(200)
+    expect(listed.body.data).toHaveLength(1)
     console.log(`durability: Postgres +500 ms: ${c.latenciesMs.length} acks, p50 ${percentile(c.latenciesMs, 50).toFixed(1)} ms, `
       + `p99 ${percentile(c.latenciesMs, 99).toFixed(1)} ms, max ${max.toFixed(1)} ms (FLUSH_COMMIT_MS_MAX 200)`)
 
