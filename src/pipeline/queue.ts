@@ -20,7 +20,7 @@ export class EventQueue {
   private readonly ring: RingBuffer<Pending>
   depth = 0
   bytes = 0
-  private waiters: (() => void)[] = []
+  private waiters: { rows: number; resolve: () => void }[] = []
   private closed = false
 
   constructor(readonly eventsMax: number, readonly bytesMax: number) {
@@ -58,10 +58,16 @@ export class EventQueue {
     return batch
   }
 
-  // Resolves when there is something to take, or at once after close().
-  waitForWork(): Promise<void> {
-    if (this.ring.count > 0 || this.closed) return Promise.resolve()
-    return new Promise(resolve => this.waiters.push(resolve))
+  // Resolves when at least `rows` events wait (one request, whatever its size, when
+  // rows is 1), or at once after close().
+  waitForWork(rows = 1): Promise<void> {
+    if (this.ready(rows)) return Promise.resolve()
+    return new Promise(resolve => this.waiters.push({ rows, resolve }))
+  }
+
+  // One waiting request is always enough for rows <= 1, whatever its event count.
+  private ready(rows: number): boolean {
+    return this.closed || (this.ring.count > 0 && (rows <= 1 || this.depth >= rows))
   }
 
   close(): void {
@@ -70,8 +76,11 @@ export class EventQueue {
   }
 
   private wake(): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const w of waiters) w()
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]
+      if (!this.ready(w.rows)) continue
+      this.waiters.splice(i, 1)
+      w.resolve()
+    }
   }
 }

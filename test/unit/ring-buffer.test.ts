@@ -67,4 +67,23 @@ describe('event queue', () => {
     expect(q.take(10, 1000).map(p => p.rows.length)).toEqual([1])
     expect([q.depth, q.bytes]).toEqual([0, 0])
   })
+
+  test('waitForWork(rows) resolves only once that many events wait, or on close', async () => {
+    const q = new EventQueue(1000, 100_000)
+    const state = { small: false, large: false }
+    void q.waitForWork().then(() => { state.small = true })
+    void q.waitForWork(5).then(() => { state.large = true })
+    q.offer(request(1, 1, 1))
+    await Bun.sleep(0)
+    expect(state).toEqual({ small: true, large: false }) // 3 < 5: the second still waits
+    q.offer(request(1))
+    await Bun.sleep(0)
+    expect(state.large).toBe(false) // 4 < 5
+    q.offer(request(1))
+    await Bun.sleep(0)
+    expect(state.large).toBe(true) // exactly 5
+    const closing = q.waitForWork(10_000)
+    q.close()
+    await closing // resolves although 10,000 never arrive
+  })
 })
