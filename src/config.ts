@@ -91,7 +91,7 @@ export interface Config {
   port: number
   host: string
   databaseUrl: string | undefined
-  // DATABASE_READ_URL (store/replica.ts): a streaming replica for lists, get-by-id and reports.
+  // DATABASE_READ_URL (store/replica.ts): a streaming replica for lists, get-by-id, reports and exports.
   databaseReadUrl: string | undefined
   adminToken: string | undefined
   dataDir: string

@@ -21,6 +21,7 @@ import { type OnBug, Pipeline } from './pipeline/flusher'
 import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
 import { Bus, NOTIFY_PAYLOAD_BYTES_MAX } from './store/bus'
+import { announceForget, type Forgotten, onForget } from './store/forgets'
 import { connect, type Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { ReadRouter } from './store/replica'
@@ -67,8 +68,17 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
   // Partitions ahead, the online move, retention, erasures (src/store/lifecycle.ts).
   const reportCache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
-  const lifecycle = new Lifecycle(sql, l, log, memberships, projectId => spill.pendingFor(projectId),
-    projectId => reportCache.forget(projectId), () => health.up)
+  // What erasure or retention removed is forgotten here (the lifecycle has cleared
+  // this process's memberships) and announced to the other processes (store/forgets.ts).
+  let bus: Bus | null = null
+  const removed = (projectIds: number[]) => {
+    reportCache.forget(projectIds)
+    if (bus && !announceForget(bus, projectIds)) {
+      log('warn', 'could not tell the other processes to forget cached reports; they count what was removed until REPORT_CACHE_TTL_MS + REPORT_CACHE_STALE_MS',
+        { projects: projectIds.length })
+    }
+  }
+  const lifecycle = new Lifecycle(sql, l, log, memberships, projectId => spill.pendingFor(projectId), removed, () => health.up)
   const postgresUp = () => health.up
   // Credential lookups are reads: a read-only Postgres still answers them.
   const reachable = () => health.reachable
@@ -94,7 +104,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
     },
   }
-  const bus = connectBus(config, sql, deps, live, log)
+  bus = connectBus(config, sql, deps, live, log)
   let abandoned = false
   health.start()
   lifecycle.start()
@@ -129,7 +139,8 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
 }
 
 // Several processes: credentials changed anywhere are forgotten here at once (and
-// after a lost LISTEN, when a change may have been missed); the live stream and the
+// after a lost LISTEN, when a change may have been missed), and so are the reports
+// and memberships of events erased or expired anywhere; the live stream and the
 // rejection log reach across processes (live/relay.ts).
 function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log): Bus | null {
   const url = config.databaseUrl
@@ -143,6 +154,12 @@ function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log):
   }
   bus.on('credentials', forget)
   bus.on('relisten', forget)
+  // Another process erased or expired events: as if this one had (Lifecycle's `changed`).
+  onForget(bus, (what: Forgotten) => {
+    deps.memberships.clear()
+    if (what === 'all') deps.reports.cache.clear()
+    else deps.reports.cache.forget(what)
+  })
   const relay = new LiveRelay(bus, live.hub, live.rejections, NOTIFY_PAYLOAD_BYTES_MAX)
   relay.start()
   live.relay = relay

@@ -5,6 +5,7 @@
 //   bun run bench w2 --soak 1h          W2 with the full one-hour soak
 //   bun run bench --env FLUSHERS=4      an Inlet setting for every Inlet started
 //   bun run bench --wait-idle 60s       on a shared box: let other work finish before each phase
+//   bun run bench throughput --phase single   one part of a scenario (throughput: single, batch)
 
 import type { RunOptions } from './types'
 
@@ -42,6 +43,7 @@ export function parseArgs(argv: string[]): Args {
     else if (arg === '--warmup') a.options.warmupMs = parseDuration(value())
     else if (arg === '--soak') a.options.soakMs = parseDuration(value())
     else if (arg === '--wait-idle') a.options.waitIdleMs = parseDuration(value())
+    else if (arg === '--phase') (a.options.phases ??= []).push(value().toLowerCase())
     else if (arg === '--seed-events') a.options.reportsSeedEvents = Number(value().replaceAll('_', ''))
     else if (arg === '--seed-big-events') a.options.reportsSeedBigEvents = Number(value().replaceAll('_', ''))
     else if (arg === '--env') {
@@ -53,7 +55,7 @@ export function parseArgs(argv: string[]): Args {
   return a
 }
 
-export const usage = `usage: bun run bench [scenario ...] [--duration 30s] [--warmup 2s] [--soak 1h] [--seed-events 10000000] [--env K=V]
+export const usage = `usage: bun run bench [scenario ...] [--duration 30s] [--warmup 2s] [--soak 1h] [--seed-events 10000000] [--env K=V] [--phase single]
 
 scenarios: throughput w1 w2 w3 w4 w5 reports (default: all, quick)
   --duration   measured window per phase (default: each scenario's quick window)
@@ -62,4 +64,5 @@ scenarios: throughput w1 w2 w3 w4 w5 reports (default: all, quick)
   --seed-events  events seeded for the reports scenario (default: quick size; 10000000 for the full one)
   --seed-big-events  of those, the big project's (default: 20%; 2000000 keeps the full size's big project in a smaller seed)
   --env K=V    passed to every Inlet started (e.g. FLUSHERS=4, QUEUE_EVENTS_MAX=200000)
+  --phase      only this part of a scenario, repeatable (throughput: single, batch; default: all)
   --wait-idle  before each phase, wait up to this long for other work on the machine to stop (default 0: just flag it)`

@@ -5,7 +5,8 @@ import type { WaitProfile } from './pg-waits'
 import type { Summary } from './recorder'
 import type { Usage } from './resources'
 
-export type SystemKind = 'inlet' | 'baseline' | 'http-ceiling' | 'pg-ceiling'
+// inlet-2p: Inlet with INLET_PROCESSES=2 (a supervisor and two processes on one port).
+export type SystemKind = 'inlet' | 'inlet-2p' | 'baseline' | 'http-ceiling' | 'pg-ceiling'
 
 export interface Target {
   text: string
@@ -59,6 +60,8 @@ export interface RunOptions {
   quick: boolean
   // Before each phase, wait up to this long for the machine to be idle.
   waitIdleMs: number
+  // --phase: run only these parts of a scenario that has several (throughput: single, batch); null: all.
+  phases?: string[] | null
 }
 
 export interface Scenario {

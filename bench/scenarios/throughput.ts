@@ -18,6 +18,11 @@ import type { PhaseResult, RunOptions, Scenario, ScenarioResult, SystemKind } fr
 const CONNECTIONS = 64
 const BATCH_EVENTS = 100
 const QUICK_MS = 8_000
+// A transaction's fixed CPU, whatever its rows: Postgres's (commit, planning) and
+// the server's share of building the statement (the estimates' model; calibrated
+// by the single-event phases: 16.4 events/tx cost ~73 µs per request, 9.6 ~112).
+const TX_PG_US = 300
+const TX_SERVER_US = 250
 
 // wrk drives these phases (bench/wrk/*.lua: every event id unique): a C client
 // leaves the most CPU to the server, and its figures compare with other projects'.
@@ -40,75 +45,114 @@ async function load(o: RunOptions, sys: System, system: SystemKind, kind: 'singl
   })
 }
 
+// INLET_PROCESSES=2 does the same work per request as one process, except that each
+// process gets half the connections, so its group commits are half as big and each
+// event carries twice its share of a transaction's fixed cost (TX_PG_US in Postgres,
+// TX_SERVER_US for the statement in the server). Measured 2026-12-01: 16.4 events/tx
+// on one process, 9.6 on each of two; 73 µs of CPU per request became 112.
+function twoProcessEstimate(one: PhaseResult, b: ReturnType<typeof cpuBudget>): string {
+  const cores = one.usage?.cores ?? 2
+  const perReqUs = (b?.serverUsPerRequest ?? 0) + (b?.postgresUsPerEvent ?? 0) + (b?.generatorUsPerRequest ?? 0)
+  const g1 = one.flush?.eventsPerTx ?? 0
+  if (!perReqUs || !g1) return 'the same work per request as one process, in group commits half as big'
+  const g2 = g1 / 2
+  const twoUs = perReqUs + (TX_PG_US + TX_SERVER_US) * (1 / g2 - 1 / g1)
+  const busy = one.usage ? one.usage.machineBusyCpuS / one.usage.wallS : 0
+  return `one process just took ${n0(perReqUs)} µs of CPU per request (server ~${n0(b?.serverUsPerRequest ?? 0)} + Postgres ~${n0(b?.postgresUsPerEvent ?? 0)} + ` +
+    `wrk ~${n0(b?.generatorUsPerRequest ?? 0)}) at ${g1.toFixed(1)} events/tx; two get half the connections each, ~${g2.toFixed(1)} events/tx, so ` +
+    `+${n0(TX_PG_US + TX_SERVER_US)} µs per transaction × (1/${g2.toFixed(1)} − 1/${g1.toFixed(1)}) ≈ ${n0(twoUs)} µs per request: ≤ ${cores} cores / ` +
+    `${n0(twoUs)} µs = ${n0((cores * 1e6) / twoUs)} req/s, against ${n0(one.summary.reqPerS)} for one process (${busy.toFixed(2)} of ${cores} cores busy). ` +
+    'A gain only where one process left cores idle and its commits were already big'
+}
+
+// Which parts run (--phase single / batch); all by default.
+const PARTS = ['single', 'batch'] as const
+
+async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number) {
+  log('  single events')
+  const bare = await using(startBare('throughput'), sys => load(o, sys, 'http-ceiling', 'single',
+    'Bun.serve reading a small POST and answering it costs ~15 µs of its JS thread, wrk ~15 µs more: ~60-70k req/s on 2 cores'))
+  // With one flusher, ~half of the 64 connections' requests wait for each commit.
+  const groupRows = Math.round(CONNECTIONS / (2 * flushers))
+  const pgUs = 26 + TX_PG_US / groupRows // per event: the insert with 3 secondary indexes, plus each transaction's fixed part
+  const serverUs = 15 + 20 + TX_SERVER_US / groupRows // HTTP floor, Inlet's request path, each flush's statement share
+  const inletSingle = await using(startInlet('throughput_single'), sys => load(o, sys, 'inlet', 'single',
+    `~${groupRows} events per commit (${CONNECTIONS} connections, ${flushers} flusher${flushers > 1 ? 's' : ''}): server ~${n0(serverUs)} µs/req ` +
+    `(HTTP floor ~15 + Inlet's path ~20 + the statement ~${n0(TX_SERVER_US / groupRows)}), Postgres ~${n0(pgUs)} µs/event (~26 µs/row of insert with three ` +
+    `secondary indexes + ~${TX_PG_US} µs per transaction), wrk ~15: ~${n0(serverUs + pgUs + 15)} µs of CPU per request on 2 cores, ` +
+    `≤ ${n0(2e6 / (serverUs + pgUs + 15))} req/s if both were saturated; closed loop keeps them below that`))
+  // Right after one process, so both meet the same machine.
+  const single = cpuBudget(inletSingle)
+  const twoSingle = await using(startInlet('throughput_single_2p', { INLET_PROCESSES: '2' }), sys => load(o, sys, 'inlet-2p', 'single',
+    twoProcessEstimate(inletSingle, single)))
+  twoSingle.notes.push('server CPU and RSS are the supervisor and both processes; ev/tx is one process\'s (a scrape of the shared port reaches one of them)')
+  const baseSingle = await using(startBaseline('throughput_single'), sys => load(o, sys, 'baseline', 'single',
+    `one commit per request on 10 pooled connections: ≤ 10 / ${cal.commitMs.toFixed(2)} ms = ${n0(10_000 / cal.commitMs)}/s if commits ` +
+    `overlapped perfectly; Postgres serialises WAL flushes and spends ~${n0(cal.rowUs + 60)} µs CPU per statement: ~2-5k req/s`))
+  out.phases.push(bare, inletSingle, twoSingle, baseSingle)
+  ratio(inletSingle, 'vs HTTP ceiling', inletSingle.summary.reqPerS / bare.summary.reqPerS)
+  ratio(twoSingle, 'vs HTTP ceiling', twoSingle.summary.reqPerS / bare.summary.reqPerS)
+  ratio(twoSingle, 'vs 1 process', twoSingle.summary.reqPerS / inletSingle.summary.reqPerS)
+  const two = cpuBudget(twoSingle)
+  if (single?.serverUsPerRequest && two?.serverUsPerRequest) ratio(twoSingle, 'server µs/req vs 1 process', two.serverUsPerRequest / single.serverUsPerRequest)
+  ratio(inletSingle, 'vs baseline', inletSingle.summary.reqPerS / baseSingle.summary.reqPerS)
+  ratio(baseSingle, 'vs HTTP ceiling', baseSingle.summary.reqPerS / bare.summary.reqPerS)
+  target(inletSingle, '≥ 30,000 req/s', inletSingle.summary.reqPerS >= 30_000)
+  target(inletSingle, '≥ 0.38× the HTTP ceiling', inletSingle.summary.reqPerS >= 0.38 * bare.summary.reqPerS)
+  target(inletSingle, 'p99 ≤ 10 ms', inletSingle.summary.p99Ms <= 10)
+  target(inletSingle, 'server CPU ≤ 25 µs/request', single?.serverUsPerRequest != null && single.serverUsPerRequest <= 25)
+  target(inletSingle, 'Postgres CPU ≤ 15 µs/event', single?.postgresUsPerEvent != null && single.postgresUsPerEvent <= 15)
+}
+
+async function batches(o: RunOptions, out: ScenarioResult, flushers: number, durationMs: number) {
+  log('  100-event batches')
+  const inletBatch = await using(startInlet('throughput_batch'), sys => load(o, sys, 'inlet', 'batch',
+    `thousands of events per commit: Postgres ~26 µs/event (the insert with three secondary indexes) + the server ~8 µs/event ` +
+    `(parse, validate, the statement's JSON) + wrk <1: ~35 µs of CPU per event on 2 cores, ≤ ~57k events/s if both were saturated; ` +
+    `p99 ≈ 2-3 flushes of ~1,000-3,000 rows ≈ 100-300 ms`))
+  const baseBatch = await using(startBaseline('throughput_batch'), sys => load(o, sys, 'baseline', 'batch',
+    `one 100-row INSERT per request on 10 connections: the Postgres ceiling at 100 rows/tx, ~${n0(pgRowsPerS(100, 10))} events/s, less its own JSON work`))
+  const observedTx = Math.round(inletBatch.flush?.eventsPerTx ?? 1000)
+  const db = await freshDatabase('throughput_pg_ceiling')
+  const ceilings: PhaseResult[] = []
+  try {
+    await migrate(db.url)
+    const shapes = [[1, BATCH_EVENTS], [flushers, BATCH_EVENTS], [1, observedTx], [flushers, observedTx]] as const
+    for (const [connections, rowsPerTx] of shapes) {
+      await truncateEvents(db.url) // each shape starts from the same empty table
+      const rec = new Recorder()
+      const r = rng(8)
+      ceilings.push(await measure({
+        scenario: 'throughput', phase: `pg-${connections}c-${rowsPerTx}rows`, system: 'pg-ceiling', sys: null, rec, database: db.name,
+        title: `Postgres unnest insert, ${rowsPerTx} rows/tx, ${connections} connection${connections > 1 ? 's' : ''}`,
+        load: `${connections} connection${connections > 1 ? 's' : ''} looping`,
+        estimate: `(${cal.commitMs.toFixed(2)} ms commit + ${rowsPerTx} × ${cal.rowUs.toFixed(0)} µs) per transaction × ${connections}: ~${n0(pgRowsPerS(rowsPerTx, connections))} rows/s`,
+        run: async () => { await pgCeiling({ url: db.url, connections, rowsPerTx, warmupMs: 1000, durationMs: Math.min(durationMs, 6_000), event: i => purchase(r, i), rec }) },
+      }))
+    }
+  } finally { await db.drop() }
+  out.phases.push(inletBatch, baseBatch, ...ceilings)
+  const same = ceilings[3]!
+  const best = ceilings.reduce((a, b) => (b.summary.eventsPerS > a.summary.eventsPerS ? b : a))
+  out.notes.push(`Postgres ceiling for the ratio: ${same.title} (Inlet's own events/tx and flush parallelism); the best ceiling shape measured was ${best.title} at ${fmt.n(best.summary.eventsPerS)} rows/s.`)
+  ratio(inletBatch, 'vs Postgres ceiling', inletBatch.summary.eventsPerS / same.summary.eventsPerS)
+  ratio(inletBatch, 'vs best Postgres ceiling', inletBatch.summary.eventsPerS / best.summary.eventsPerS)
+  ratio(inletBatch, 'vs baseline', inletBatch.summary.eventsPerS / baseBatch.summary.eventsPerS)
+  ratio(baseBatch, 'vs Postgres ceiling', baseBatch.summary.eventsPerS / same.summary.eventsPerS)
+  target(inletBatch, '≥ 90,000 events/s durable', inletBatch.summary.eventsPerS >= 90_000)
+  target(inletBatch, 'p99 ≤ 100 ms', inletBatch.summary.p99Ms <= 100)
+}
+
 export const throughput: Scenario = {
   name: 'throughput',
-  title: 'Ingest throughput: single events and 100-event batches, with both ceilings and the baseline',
+  title: 'Ingest throughput: single events (one Inlet process and two) and 100-event batches, with both ceilings and the baseline',
   async run(o: RunOptions, out: ScenarioResult) {
     if (!wrkAvailable()) throw new Error(`the throughput phases are driven by wrk, which is not installed: ${WRK_INSTALL}`)
+    const unknown = (o.phases ?? []).filter(p => !(PARTS as readonly string[]).includes(p))
+    if (unknown.length) throw new Error(`throughput has no phase ${unknown.join(', ')} (it has ${PARTS.join(', ')})`)
+    const wants = (part: typeof PARTS[number]) => !o.phases || o.phases.includes(part)
     const flushers = await inletFlushers()
-    const durationMs = o.durationMs ?? QUICK_MS
-
-    log('  single events')
-    const bare = await using(startBare('throughput'), sys => load(o, sys, 'http-ceiling', 'single',
-      'Bun.serve reading a small POST and answering it costs ~15 µs of its JS thread, wrk ~15 µs more: ~60-70k req/s on 2 cores'))
-    // With one flusher, ~half of the 64 connections' requests wait for each commit.
-    const groupRows = Math.round(CONNECTIONS / (2 * flushers))
-    const pgUs = 26 + 300 / groupRows // per event: the insert with 3 secondary indexes, plus each transaction's fixed part
-    const serverUs = 15 + 20 + 250 / groupRows // HTTP floor, Inlet's request path, each flush's statement share
-    const inletSingle = await using(startInlet('throughput_single'), sys => load(o, sys, 'inlet', 'single',
-      `~${groupRows} events per commit (${CONNECTIONS} connections, ${flushers} flusher${flushers > 1 ? 's' : ''}): server ~${n0(serverUs)} µs/req ` +
-      `(HTTP floor ~15 + Inlet's path ~20 + the statement ~${n0(250 / groupRows)}), Postgres ~${n0(pgUs)} µs/event (~26 µs/row of insert with three ` +
-      `secondary indexes + ~300 µs per transaction), wrk ~15: ~${n0(serverUs + pgUs + 15)} µs of CPU per request on 2 cores, ` +
-      `≤ ${n0(2e6 / (serverUs + pgUs + 15))} req/s if both were saturated; closed loop keeps them below that`))
-    const baseSingle = await using(startBaseline('throughput_single'), sys => load(o, sys, 'baseline', 'single',
-      `one commit per request on 10 pooled connections: ≤ 10 / ${cal.commitMs.toFixed(2)} ms = ${n0(10_000 / cal.commitMs)}/s if commits ` +
-      `overlapped perfectly; Postgres serialises WAL flushes and spends ~${n0(cal.rowUs + 60)} µs CPU per statement: ~2-5k req/s`))
-    out.phases.push(bare, inletSingle, baseSingle)
-    ratio(inletSingle, 'vs HTTP ceiling', inletSingle.summary.reqPerS / bare.summary.reqPerS)
-    ratio(inletSingle, 'vs baseline', inletSingle.summary.reqPerS / baseSingle.summary.reqPerS)
-    ratio(baseSingle, 'vs HTTP ceiling', baseSingle.summary.reqPerS / bare.summary.reqPerS)
-    const single = cpuBudget(inletSingle)
-    target(inletSingle, '≥ 30,000 req/s', inletSingle.summary.reqPerS >= 30_000)
-    target(inletSingle, '≥ 0.38× the HTTP ceiling', inletSingle.summary.reqPerS >= 0.38 * bare.summary.reqPerS)
-    target(inletSingle, 'p99 ≤ 10 ms', inletSingle.summary.p99Ms <= 10)
-    target(inletSingle, 'server CPU ≤ 25 µs/request', single?.serverUsPerRequest != null && single.serverUsPerRequest <= 25)
-    target(inletSingle, 'Postgres CPU ≤ 15 µs/event', single?.postgresUsPerEvent != null && single.postgresUsPerEvent <= 15)
-
-    log('  100-event batches')
-    const inletBatch = await using(startInlet('throughput_batch'), sys => load(o, sys, 'inlet', 'batch',
-      `thousands of events per commit: Postgres ~26 µs/event (the insert with three secondary indexes) + the server ~8 µs/event ` +
-      `(parse, validate, the statement's JSON) + wrk <1: ~35 µs of CPU per event on 2 cores, ≤ ~57k events/s if both were saturated; ` +
-      `p99 ≈ 2-3 flushes of ~1,000-3,000 rows ≈ 100-300 ms`))
-    const baseBatch = await using(startBaseline('throughput_batch'), sys => load(o, sys, 'baseline', 'batch',
-      `one 100-row INSERT per request on 10 connections: the Postgres ceiling at 100 rows/tx, ~${n0(pgRowsPerS(100, 10))} events/s, less its own JSON work`))
-    const observedTx = Math.round(inletBatch.flush?.eventsPerTx ?? 1000)
-    const db = await freshDatabase('throughput_pg_ceiling')
-    const ceilings: PhaseResult[] = []
-    try {
-      await migrate(db.url)
-      const shapes = [[1, BATCH_EVENTS], [flushers, BATCH_EVENTS], [1, observedTx], [flushers, observedTx]] as const
-      for (const [connections, rowsPerTx] of shapes) {
-        await truncateEvents(db.url) // each shape starts from the same empty table
-        const rec = new Recorder()
-        const r = rng(8)
-        ceilings.push(await measure({
-          scenario: 'throughput', phase: `pg-${connections}c-${rowsPerTx}rows`, system: 'pg-ceiling', sys: null, rec, database: db.name,
-          title: `Postgres unnest insert, ${rowsPerTx} rows/tx, ${connections} connection${connections > 1 ? 's' : ''}`,
-          load: `${connections} connection${connections > 1 ? 's' : ''} looping`,
-          estimate: `(${cal.commitMs.toFixed(2)} ms commit + ${rowsPerTx} × ${cal.rowUs.toFixed(0)} µs) per transaction × ${connections}: ~${n0(pgRowsPerS(rowsPerTx, connections))} rows/s`,
-          run: async () => { await pgCeiling({ url: db.url, connections, rowsPerTx, warmupMs: 1000, durationMs: Math.min(durationMs, 6_000), event: i => purchase(r, i), rec }) },
-        }))
-      }
-    } finally { await db.drop() }
-    out.phases.push(inletBatch, baseBatch, ...ceilings)
-    const same = ceilings[3]!
-    const best = ceilings.reduce((a, b) => (b.summary.eventsPerS > a.summary.eventsPerS ? b : a))
-    out.notes.push(`Postgres ceiling for the ratio: ${same.title} (Inlet's own events/tx and flush parallelism); the best ceiling shape measured was ${best.title} at ${fmt.n(best.summary.eventsPerS)} rows/s.`)
-    ratio(inletBatch, 'vs Postgres ceiling', inletBatch.summary.eventsPerS / same.summary.eventsPerS)
-    ratio(inletBatch, 'vs best Postgres ceiling', inletBatch.summary.eventsPerS / best.summary.eventsPerS)
-    ratio(inletBatch, 'vs baseline', inletBatch.summary.eventsPerS / baseBatch.summary.eventsPerS)
-    ratio(baseBatch, 'vs Postgres ceiling', baseBatch.summary.eventsPerS / same.summary.eventsPerS)
-    target(inletBatch, '≥ 90,000 events/s durable', inletBatch.summary.eventsPerS >= 90_000)
-    target(inletBatch, 'p99 ≤ 100 ms', inletBatch.summary.p99Ms <= 100)
+    if (wants('single')) await singleEvents(o, out, flushers)
+    if (wants('batch')) await batches(o, out, flushers, o.durationMs ?? QUICK_MS)
   },
 }

@@ -30,7 +30,8 @@ export class ReportCache {
       const next = found.refreshing ? null : refresh()
       if (next) {
         found.refreshing = true
-        next.then(() => { if (this.entries.get(k) === found) this.put(k, projectId, next) }, () => { found.refreshing = false })
+        // Fresh from when the refresh began (what it read is that old), not from when it ended.
+        next.then(() => { if (this.entries.get(k) === found) this.put(k, projectId, next, now) }, () => { found.refreshing = false })
       }
       return { value: found.value as Promise<T>, outcome: 'stale' }
     }
@@ -40,15 +41,22 @@ export class ReportCache {
     return { value, outcome: 'miss' }
   }
 
-  // After an erasure or retention changed what a project's reports count (issue 13).
-  forget(projectId: number): void {
-    for (const [k, e] of this.entries) if (e.projectId === projectId) this.entries.delete(k)
+  // After an erasure or retention changed what these projects' reports count (issue
+  // 13), here or in another process (the `forget` notice, inlet.ts). A refresh or a
+  // miss still running is forgotten too: what it read may predate the change.
+  forget(projectIds: Iterable<number>): void {
+    const gone = new Set(projectIds)
+    for (const [k, e] of this.entries) if (gone.has(e.projectId)) this.entries.delete(k)
   }
 
-  private put(k: string, projectId: number, value: Promise<unknown>) {
+  // Everything: a change may have been missed (a lost LISTEN, a notice naming too many projects).
+  clear(): void {
+    this.entries.clear()
+  }
+
+  private put(k: string, projectId: number, value: Promise<unknown>, now = Date.now()) {
     this.entries.delete(k)
     while (this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!)
-    const now = Date.now()
     this.entries.set(k, { projectId, freshUntilMs: now + this.ttlMs, staleUntilMs: now + this.ttlMs + this.staleMs, value, refreshing: false })
   }
 }

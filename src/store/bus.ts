@@ -57,13 +57,15 @@ export class Bus {
   }
 
   // False when it was not sent: too big, or too many waiting for Postgres.
-  // A message, or one already serialised (a JSON object's text).
-  publish(message: BusMessage | string): boolean {
+  // A message, or one already serialised (a JSON object's text). `relay: false` is
+  // for the rare notices that keep caches correct (a forget: one per erasure or
+  // retention pass), which the in-flight bound meant for relay traffic must not drop.
+  publish(message: BusMessage | string, relay = true): boolean {
     const text = typeof message === 'string'
       ? `${message.slice(0, message.lastIndexOf('}'))},"from":"${this.id}"}`
       : JSON.stringify({ ...message, from: this.id })
     const tooBig = Buffer.byteLength(text) > NOTIFY_PAYLOAD_BYTES_MAX
-    if (tooBig || this.inflight >= this.inflightMax) {
+    if (tooBig || (relay && this.inflight >= this.inflightMax)) {
       this.refused(tooBig ? 'too_big' : 'inflight')
       return false
     }

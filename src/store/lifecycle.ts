@@ -55,8 +55,9 @@ export class Lifecycle {
     private readonly log: Log,
     private readonly memberships?: MembershipCache,
     private readonly spillPending: (projectId: number) => number = () => 0,
-    // Told of each project whose stored events an erasure or retention removed.
-    private readonly changed: (projectId: number) => void = () => {},
+    // Told of the projects whose stored events an erasure or retention removed: once
+    // per finished erasure, once per retention pass that removed anything.
+    private readonly changed: (projectIds: number[]) => void = () => {},
     // While Postgres is known to be away a pass is not started (it would only hang).
     private readonly postgresUp: () => boolean = () => true,
   ) {}
@@ -75,7 +76,7 @@ export class Lifecycle {
           rows: this.l.RETENTION_BATCH_ROWS, spillPending: this.spillPending, memberships: this.memberships, check: () => this.check(),
         })
         if (status !== 'done') waiting = true
-        else this.changed(job.project_id)
+        else this.changed([job.project_id])
       }
       clearTimeout(this.erasureTimer)
       if (waiting && !this.stopped) this.erasureTimer = setTimeout(() => void this.erase().catch(() => {}), ERASURE_RETRY_MS)
@@ -142,7 +143,7 @@ export class Lifecycle {
       if (r.dropped.length || r.deleted || r.rollupRows) {
         // Memberships of removed days are gone: the cache must not claim them.
         this.memberships?.clear()
-        for (const projectId of r.projects) this.changed(projectId)
+        this.changed(r.projects)
         this.log('info', 'retention removed expired data', { partitions: r.dropped, rows: r.deleted, rollupRows: r.rollupRows })
       }
       await hold()

@@ -21,6 +21,11 @@ export function lsn(text: string): bigint {
   return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`)
 }
 
+export interface PinnedReads {
+  readonly target: ReadTarget
+  read<T>(run: (sql: Sql) => Promise<T>): Promise<T>
+}
+
 export class ReadRouter {
   private replayed = -1n
   private awayUntilMs = 0
@@ -37,16 +42,33 @@ export class ReadRouter {
   // cancels standby queries; a dropped connection) is left alone for a while and
   // the read is run again on the primary: a read is safe to repeat.
   async read<T>(run: (sql: Sql) => Promise<T>): Promise<T> {
+    return await (await this.pin()).read(run)
+  }
+
+  // One decision for many reads (the pages of an export): the server is chosen once,
+  // by the same rule, and kept, so a stream does not go back and forth between
+  // servers and asks the primary's WAL position once, not once per page. Every
+  // read of it sees every write acknowledged before pin() was called. If the
+  // replica fails one, that read and the rest go to the primary, which has all
+  // the replica had: a keyset walk carries on there without a gap or a repeat.
+  async pin(): Promise<PinnedReads> {
     const target = await this.target()
     this.metrics.reads.inc({ target })
-    if (target !== 'replica') return await run(this.primary)
-    try {
-      return await run(this.replica!)
-    } catch (error) {
-      if (error instanceof DeadlineError || (error instanceof postgres.PostgresError && error.code !== '40001')) throw error
-      this.awayUntilMs = performance.now() + this.awayMs
-      this.metrics.reads.inc({ target: 'primary_replica_failed' })
-      return await run(this.primary)
+    let onReplica = target === 'replica'
+    return {
+      target,
+      read: async run => {
+        if (!onReplica) return await run(this.primary)
+        try {
+          return await run(this.replica!)
+        } catch (error) {
+          if (error instanceof DeadlineError || (error instanceof postgres.PostgresError && error.code !== '40001')) throw error
+          onReplica = false
+          this.awayUntilMs = performance.now() + this.awayMs
+          this.metrics.reads.inc({ target: 'primary_replica_failed' })
+          return await run(this.primary)
+        }
+      },
     }
   }
 

@@ -70,7 +70,8 @@ export function markdown(r: RunInfo, chartPrefix: string): string {
     markdownTable(r.results),
     '',
     'ratios: `HTTP ceil` = bare Bun.serve on the same request and load; `PG ceil` = plain unnest INSERT of the same rows at Inlet\'s events/tx and flush parallelism; ' +
-      '`baseline` = bench/baselines/naive-server.ts (one INSERT per request, answered after commit) under the same load; `theirs` = the published figure.',
+      '`baseline` = bench/baselines/naive-server.ts (one INSERT per request, answered after commit) under the same load; `1 proc` = the same phase on one Inlet process ' +
+      '(system `inlet-2p` is `INLET_PROCESSES=2`: a supervisor and two processes on one port, CPU and RSS summed), `srv µs/1 proc` its server CPU per request against one process\'s; `theirs` = the published figure.',
     '',
     '## Targets',
     '',

@@ -7,7 +7,7 @@ import type { PhaseResult, ScenarioResult } from '../types'
 
 const SHORT: Record<string, string> = {
   'vs HTTP ceiling': 'HTTP ceil', 'vs Postgres ceiling': 'PG ceil', 'vs best Postgres ceiling': 'best PG ceil',
-  'vs baseline': 'baseline', 'vs theirs': 'theirs', 'vs theirs (req/s)': 'theirs',
+  'vs baseline': 'baseline', 'vs 1 process': '1 proc', 'server µs/req vs 1 process': 'srv µs/1 proc', 'vs theirs': 'theirs', 'vs theirs (req/s)': 'theirs',
   'p99 vs baseline p99 (lower is better)': 'p99/baseline p99',
 }
 

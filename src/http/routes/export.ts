@@ -4,7 +4,9 @@
 // EXPORT_PAGE_ROWS is read only when the socket has taken the previous one, so an
 // export of any size holds one page in memory. A dropped export resumes with
 // `after=<id of the last event received>`: the walk is by (timestamp, id), a total
-// order, so a resumed export repeats and skips nothing.
+// order, so a resumed export repeats and skips nothing. With DATABASE_READ_URL the
+// server is chosen once when the export starts (store/replica.ts, ReadRouter.pin):
+// the replica if it has replayed every write acknowledged by then, else the primary.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -49,9 +51,11 @@ export function exportRoutes(deps: Deps) {
       const name = query.name || undefined
       if (name !== undefined && name.length > l.NAME_CHARS_MAX) throw invalid('/name', `must be at most ${l.NAME_CHARS_MAX} characters`)
       if (!deps.health.postgresReachable()) throw new InletError('unavailable', 'Postgres is unavailable; retry shortly', undefined, 2)
+      const reads = await deps.reads.pin()
       let after = null as { timestampMs: number; id: string } | null
       if (query.after) {
-        after = await resumePoint(deps.sql, owner.projectId, query.after, l.PG_STATEMENT_TIMEOUT_MS)
+        const id = query.after
+        after = await reads.read(sql => resumePoint(sql, owner.projectId, id, l.PG_STATEMENT_TIMEOUT_MS))
         if (!after) throw invalid('/after', 'must be the id of an event of this project (the last one an export delivered)')
       }
       const filter = { fromMs, toMs, name }
@@ -59,7 +63,8 @@ export function exportRoutes(deps: Deps) {
       let header = format === 'csv'
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          const page = await exportPage(deps.sql, owner.projectId, filter, after, l.EXPORT_PAGE_ROWS, l.PG_STATEMENT_TIMEOUT_MS)
+          const from = after
+          const page = await reads.read(sql => exportPage(sql, owner.projectId, filter, from, l.EXPORT_PAGE_ROWS, l.PG_STATEMENT_TIMEOUT_MS))
           let out = header ? CSV_COLUMNS.join(',') + '\r\n' : ''
           header = false
           for (const e of page) out += format === 'csv' ? csvLine(e) : JSON.stringify(e) + '\n'
