@@ -100,12 +100,14 @@ export async function seed(sql: postgres.Sql, p: Plan, progress: (line: string) 
       + `${done.toLocaleString('en-US')} / ${p.events.toLocaleString('en-US')} (${Math.round(done / s).toLocaleString('en-US')}/s)`)
   }
   for (const k of keys) {
+    if (yieldTo) await waitWhileHeld(yieldTo, progress)
     const t = performance.now()
     await sql.unsafe(`alter table ${k.t} add constraint ${k.conname} ${k.def}`)
     progress(`seed: ${k.t} key rebuilt in ${((performance.now() - t) / 1000).toFixed(1)} s`)
   }
   // Vacuumed now (visibility map for index-only scans, hint bits), so that
   // autovacuum and the first reads' hint-bit writes do not land in the measurement.
+  if (yieldTo) await waitWhileHeld(yieldTo, progress)
   let t = performance.now()
   await sql`vacuum (analyze, freeze)`
   progress(`seed: vacuum (analyze, freeze) in ${((performance.now() - t) / 1000).toFixed(1)} s`)
@@ -115,7 +117,7 @@ export async function seed(sql: postgres.Sql, p: Plan, progress: (line: string) 
   return days.length
 }
 
-// While another bench holds the lock, the seeder pauses between two days: loading
+// While another bench holds the lock, the seeder pauses between two steps: loading
 // gigabytes beside someone's measurement would spoil it.
 async function waitWhileHeld(lock: string, progress: (line: string) => void): Promise<void> {
   while (existsSync(lock)) {
