@@ -9,6 +9,14 @@
 
 import { assert } from '../assert'
 
+// What a chunked body (no Content-Length) is weighed at when admitted; http/body.ts
+// weighs the rest as it reads (`grow`), through the function server.ts leaves on
+// the request under this key.
+export const CHUNKED_BODY_BYTES_FIRST = 64 * 1024
+export const BODY_GROWTH = Symbol('inlet.bodyGrowth')
+export type BodyGrowth = (totalBytes: number) => boolean
+export type GrowableRequest = Request & { [BODY_GROWTH]?: BodyGrowth }
+
 interface Waiter {
   bytes: number
   admit: () => void
@@ -61,6 +69,16 @@ export class Admission {
       gone.addEventListener('abort', drop, { once: true })
       if (gone.aborted) drop()
     })
+  }
+
+  // More bytes for a request already admitted (a chunked body, weighed as it
+  // arrives): taken only if they fit now, or if it is the only request worked on.
+  // Never waits: a request that holds bytes and waits for more could wait forever
+  // on others doing the same, so a caller that is refused answers 503 instead.
+  grow(bytes: number): boolean {
+    if (this.activeBytes + bytes > this.bytesMax && this.active > 1) return false
+    this.activeBytes += bytes
+    return true
   }
 
   release(bytes: number): void {

@@ -5,6 +5,7 @@
 
 import { gunzipSync } from 'node:zlib'
 import { InletError } from '../errors'
+import { BODY_GROWTH, type GrowableRequest } from './admission'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -24,6 +25,7 @@ async function readChunked(request: Request, limit: number): Promise<Uint8Array>
   const chunks: Uint8Array[] = []
   let total = 0
   const reader = request.body.getReader()
+  const grow = (request as GrowableRequest)[BODY_GROWTH]
   for (;;) {
     const { done, value } = await reader.read().catch(cutShort)
     if (done) break
@@ -31,6 +33,12 @@ async function readChunked(request: Request, limit: number): Promise<Uint8Array>
     if (total > limit) {
       await reader.cancel().catch(() => {})
       throw tooLarge(limit)
+    }
+    // Weighed as it arrives (http/server.ts): no room left for it now is a 503.
+    if (grow && !grow(total)) {
+      await reader.cancel().catch(() => {})
+      throw new InletError('overloaded',
+        'too many request bodies are being read at once (HTTP_BODY_BYTES_ACTIVE_MAX); retry shortly', undefined, 1)
     }
     chunks.push(value)
   }

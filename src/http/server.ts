@@ -17,7 +17,7 @@
 import { InletError } from '../errors'
 import type { CounterSeries, HistogramSeries } from '../metrics'
 import type { createApp } from './app'
-import { Admission } from './admission'
+import { Admission, BODY_GROWTH, CHUNKED_BODY_BYTES_FIRST, type GrowableRequest } from './admission'
 import type { Deps } from './context'
 import { errorResponse } from './respond'
 
@@ -62,7 +62,9 @@ function routable(request: Request): Request {
   const url = request.url
   const start = url.indexOf('/', url.indexOf('//') + 2)
   if (start >= ELYSIA_PATH_FROM) return request
-  return new Request(`http://localhost${start < 0 ? '/' : url.slice(start)}`, request)
+  const routed: GrowableRequest = new Request(`http://localhost${start < 0 ? '/' : url.slice(start)}`, request)
+  routed[BODY_GROWTH] = (request as GrowableRequest)[BODY_GROWTH]
+  return routed
 }
 
 interface RouteStats {
@@ -98,13 +100,23 @@ export function startServer(deps: Deps, app: ReturnType<typeof createApp>) {
     async fetch(request, srv) {
       const started = performance.now()
       if (retime) srv.timeout(request, requestTimeoutS)
-      // Weighed by the declared body; a chunked body is counted as one maximal body.
+      // Weighed by the declared body; a chunked body by what has arrived, as it is
+      // read (http/body.ts grows the weight; past the room left it answers 503).
       // Not request.body: touching it makes Bun build a stream for every request.
       let bytes = 0
       const method = request.method
       if (method !== 'GET' && method !== 'HEAD') {
         const declared = request.headers.get('content-length')
-        bytes = declared === null ? l.BODY_BYTES_MAX : Math.min(Number(declared) || 0, l.BODY_BYTES_MAX)
+        if (declared !== null) bytes = Math.min(Number(declared) || 0, l.BODY_BYTES_MAX)
+        else {
+          bytes = Math.min(CHUNKED_BODY_BYTES_FIRST, l.BODY_BYTES_MAX)
+          ;(request as GrowableRequest)[BODY_GROWTH] = total => {
+            if (total <= bytes) return true
+            if (!admission.grow(total - bytes)) return false
+            bytes = total
+            return true
+          }
+        }
       }
       const waited = admission.acquire(bytes, () => request.signal)
       if (waited === null) {

@@ -72,7 +72,11 @@ export class Ingest {
   // Many messages, each on its own: the valid ones are stored, the invalid ones
   // reported, one result per message in input order. One bad message never sinks
   // the others; the request fails (503) only when the valid ones cannot be made durable.
-  async many(req: RequestContext, raws: unknown[], format: Format, request?: Request): Promise<BatchOutcome> {
+  //
+  // Nothing of the parsed messages is held while the rows wait for their commit
+  // (a 200-event body parses to ~10x its bytes; callers drop theirs too): the
+  // rejection log keeps only the refused messages, the rest it names from the row.
+  many(req: RequestContext, raws: unknown[], format: Format, request?: Request): Promise<BatchOutcome> {
     const prepared: Prepared = { rows: [], indexes: [], rejected: new Map() }
     for (let i = 0; i < raws.length; i++) {
       const v = this.validate(req, raws[i], i, format)
@@ -81,12 +85,25 @@ export class Ingest {
         prepared.indexes.push(i)
       } else prepared.rejected.set(i, v.errors)
     }
+    const refused: unknown[] = new Array(raws.length)
+    for (const i of prepared.rejected.keys()) refused[i] = raws[i]
+    return this.settle(req, prepared, refused, request)
+  }
+
+  private async settle(req: RequestContext, prepared: Prepared, raws: unknown[], request?: Request): Promise<BatchOutcome> {
     const outcomes = prepared.rows.length > 0 ? await this.submitter.submit(prepared.rows) : []
     const result = merge(raws.length, prepared, outcomes)
     this.count.accepted.inc(result.accepted)
     this.count.duplicate.inc(result.duplicates)
     this.count.rejected.inc(result.rejected)
-    if (request && result.rejected > 0) this.rejections?.batch(request, req.projectId, raws, refusedOf(result))
+    if (request && result.rejected > 0) {
+      // Rows Postgres refused: named by the row they became.
+      for (let k = 0; k < prepared.rows.length; k++) {
+        const index = prepared.indexes[k]
+        if (isRefusal(outcomes[k])) raws[index] = { id: prepared.rows[k].id, name: prepared.rows[k].name }
+      }
+      this.rejections?.batch(request, req.projectId, raws, refusedOf(result))
+    }
     return result
   }
 

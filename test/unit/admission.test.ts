@@ -83,3 +83,15 @@ test('a client already gone when it would queue is dropped at once', async () =>
   await expect(a.acquire(1, () => gone.signal)!).rejects.toBeDefined()
   expect(a.queued).toBe(0)
 })
+
+test('a chunked body grows its weight as it arrives: exactly the room left fits, one byte more is refused at once, and alone it always fits', () => {
+  const a = new Admission(10, 100)
+  expect(a.acquire(30)).toBeUndefined() // another request
+  expect(a.acquire(10)).toBeUndefined() // the chunked one, at its first weight
+  expect(a.grow(60)).toBe(true) // 100 of 100
+  expect(a.grow(1)).toBe(false) // never waits
+  a.release(30)
+  expect(a.grow(500)).toBe(true) // the only request worked on
+  a.release(570)
+  expect(a.acquire(100)).toBeUndefined() // everything was given back
+})

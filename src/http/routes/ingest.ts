@@ -46,7 +46,7 @@ export function ingestRoutes(deps: Deps) {
         throw new InletError('payload_too_large', `the batch has ${events.length} events, over BATCH_EVENTS_MAX (${limits.BATCH_EVENTS_MAX})`)
       }
       const result = await deps.ingest.many(requestContextOf(deps, request, owner.projectId, false, value.sent_at), events, MANY, request)
-      if (result.rejected === events.length) {
+      if (result.rejected === result.results.length) {
         throw new InletError('validation_failed', 'every event in the batch is invalid', result.results)
       }
       return json(result, set)

@@ -74,7 +74,7 @@ async function capture(deps: Deps, request: Request, set: SetHeaders): Promise<R
   }
   const req = requestContextOf(deps, request, owner.projectId, false)
   const result = await deps.ingest.many(req, events, posthogFormat(split.request.sentAtMs, req, limits.SKEW_MS_MAX), request)
-  if (result.rejected === events.length) throw new InletError('validation_failed', 'every event in the request is invalid', result.results)
+  if (result.rejected === result.results.length) throw new InletError('validation_failed', 'every event in the request is invalid', result.results)
   if (query.get('beacon') === '1') {
     const headers = Object.fromEntries(Object.entries(set.headers).map(([k, v]) => [k, String(v)]))
     set.headers = {}

@@ -66,7 +66,7 @@ export function snowplowRoutes(deps: Deps) {
       }
       const req = requestContextOf(deps, request, projectId, false)
       const result = await deps.ingest.many(req, events, snowplowFormat(req, limits), request)
-      if (result.rejected === events.length) throw new InletError('validation_failed', 'every event in the request is invalid', result.results)
+      if (result.rejected === result.results.length) throw new InletError('validation_failed', 'every event in the request is invalid', result.results)
       return json({ status: 'ok', ...result }, set)
     }, {
       parse: 'none',
