@@ -14,24 +14,35 @@ export interface ExportFilter {
   name?: string
 }
 
-// The next `rows` events after `after` (null: from the start of the range).
-export async function exportPage(sql: Sql, projectId: number, f: ExportFilter, after: { timestampMs: number; id: string } | null,
-  rows: number, deadlineMs: number): Promise<StoredEvent[]> {
+// Where a page ends: the last row's exact timestamp in microseconds since the
+// epoch (Postgres's precision: a row written by another tool may have a fraction of
+// a millisecond, and resuming from the millisecond the JSON shows would send it again).
+export interface ExportPosition { timestampUs: number; id: string }
+
+const exactly = (sql: Sql, p: ExportPosition) => sql`('epoch'::timestamptz + ${p.timestampUs}::int8 * interval '1 microsecond')`
+
+// The next `rows` events after `after` (null: from the start of the range), and where they end.
+export async function exportPage(sql: Sql, projectId: number, f: ExportFilter, after: ExportPosition | null,
+  rows: number, deadlineMs: number): Promise<{ events: StoredEvent[]; last: ExportPosition | null }> {
   const at = (ms: number) => new Date(ms)
   const found = await bounded(sql, deadlineMs, 'exporting events', sql`
-    select ${sql.unsafe(columns)} from events
+    select ${sql.unsafe(columns)}, ${sql.unsafe(MICROS)} as at_us from events
     where project_id = ${projectId} and "timestamp" >= ${at(f.fromMs)} and "timestamp" < ${at(f.toMs)}
       ${f.name !== undefined ? sql`and name = ${f.name}` : sql``}
-      ${after ? sql`and ("timestamp", id) > (${at(after.timestampMs)}, ${after.id})` : sql``}
+      ${after ? sql`and ("timestamp", id) > (${exactly(sql, after)}, ${after.id})` : sql``}
     order by "timestamp", id
     limit ${rows}`)
-  return found.map(toEvent)
+  const end = found[found.length - 1]
+  return { events: found.map(toEvent), last: end ? { timestampUs: Number(end.at_us), id: end.id } : null }
 }
+
+// Microseconds since the epoch, exact (as text: an int8 would come back as a string anyway).
+const MICROS = `(extract(epoch from "timestamp") * 1000000)::int8::text`
 
 // Where to resume after the event `id` (the last one a dropped export delivered):
 // its timestamp, from event_ids; null when the project has no such event.
-export async function resumePoint(sql: Sql, projectId: number, id: string, deadlineMs: number): Promise<{ timestampMs: number; id: string } | null> {
+export async function resumePoint(sql: Sql, projectId: number, id: string, deadlineMs: number): Promise<ExportPosition | null> {
   const [r] = await bounded(sql, deadlineMs, 'finding where an export resumes',
-    sql`select "timestamp" from event_ids where project_id = ${projectId} and id = ${id}`)
-  return r ? { timestampMs: (r.timestamp as Date).getTime(), id } : null
+    sql`select ${sql.unsafe(MICROS)} as at_us from event_ids where project_id = ${projectId} and id = ${id}`)
+  return r ? { timestampUs: Number(r.at_us), id } : null
 }

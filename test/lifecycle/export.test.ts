@@ -106,3 +106,19 @@ test('a bad format, from after to, or an unknown after id is a 422; no key is a 
   const anonymous = await inlet.app.handle(new Request('http://inlet.test/v1/events/export'))
   expect(anonymous.status).toBe(401)
 })
+
+test('rows written by another tool with sub-millisecond timestamps are each exported once, across pages and after a resume', async () => {
+  const s = await inlet.project()
+  // 250 events 1.5 µs apart, written straight into Postgres: every page ends inside a millisecond.
+  await inlet.sql`
+    with t as (select k, timestamptz '2026-11-03 10:00:00+00' + k * interval '1.5 microseconds' as ts from generate_series(1, 250) k),
+    ids as (insert into event_ids (project_id, id, "timestamp") select ${s.id}, 'sub' || k, ts from t)
+    insert into events (project_id, id, type, name, "timestamp", received_at, properties, context)
+    select ${s.id}, 'sub' || k, 'track', 'Imported', ts, ts, '{}', '{}' from t`
+  await inlet.lifecycle.tick()
+  const want = (await inlet.sql`select id from events where project_id = ${s.id} order by "timestamp", id`).map(r => r.id)
+  const exportOf = async (query = '') => lines(await (await inlet.app.handle(new Request(`http://inlet.test/v1/events/export${query}`,
+    { headers: { authorization: `Bearer ${s.api_key}` } }))).text()).map(e => e.id)
+  expect(await exportOf()).toEqual(want)
+  expect(await exportOf(`?after=${want[149]}`)).toEqual(want.slice(150))
+})

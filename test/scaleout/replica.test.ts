@@ -13,7 +13,7 @@ import postgres from 'postgres'
 import { loadConfig } from '../../src/config'
 import { createMetrics } from '../../src/metrics'
 import { connect } from '../../src/store/db'
-import { exportPage } from '../../src/store/export'
+import { type ExportPosition, exportPage } from '../../src/store/export'
 import { ReadRouter } from '../../src/store/replica'
 import { until } from '../durability/support'
 import {
@@ -177,17 +177,18 @@ test('an export given the replica finishes on the primary when the replica fails
     await until('the replica to have replayed the batch', async () => (pinned = await router.pin()).target === 'replica', 30_000)
     const onStandby = () => pinned.read(async sql => (await sql`select pg_is_in_recovery() as standby`)[0]!.standby as boolean)
     const range = { fromMs: 0, toMs: Date.parse('2027-01-01T00:00:00.000Z') }
-    const page = (after: { timestampMs: number; id: string } | null) =>
+    const page = (after: ExportPosition | null) =>
       pinned.read(sql => exportPage(sql, projectId, range, after, EXPORT_PAGE_ROWS, limits.PG_STATEMENT_TIMEOUT_MS))
     expect(await onStandby()).toBe(true)
-    const seen = (await page(null)).map(e => e.id)
+    const first = await page(null)
+    const seen = first.events.map(e => e.id)
     await replica.stop()
     // The rest of the walk on the primary, from the last row the replica gave.
-    for (;;) {
-      const last = seen.at(-1)!
-      const next = await page({ timestampMs: Date.parse(list.find(e => e.id === last)!.timestamp), id: last })
-      seen.push(...next.map(e => e.id))
-      if (next.length < EXPORT_PAGE_ROWS) break
+    for (let after = first.last; ;) {
+      const next = await page(after)
+      seen.push(...next.events.map(e => e.id))
+      if (next.events.length < EXPORT_PAGE_ROWS) break
+      after = next.last
     }
     expect(seen).toEqual(list.map(e => e.id))
     expect(await onStandby()).toBe(false)

@@ -12,7 +12,7 @@ import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import type { StoredEvent } from '../../event'
 import { parseTime } from '../../ingest/validate'
-import { exportPage, resumePoint } from '../../store/export'
+import { type ExportPosition, exportPage, resumePoint } from '../../store/export'
 import { authenticate, type Deps } from '../context'
 import { doc } from '../schemas'
 
@@ -52,7 +52,7 @@ export function exportRoutes(deps: Deps) {
       if (name !== undefined && name.length > l.NAME_CHARS_MAX) throw invalid('/name', `must be at most ${l.NAME_CHARS_MAX} characters`)
       if (!deps.health.postgresReachable()) throw new InletError('unavailable', 'Postgres is unavailable; retry shortly', undefined, 2)
       const reads = await deps.reads.pin()
-      let after = null as { timestampMs: number; id: string } | null
+      let after = null as ExportPosition | null
       if (query.after) {
         const id = query.after
         after = await reads.read(sql => resumePoint(sql, owner.projectId, id, l.PG_STATEMENT_TIMEOUT_MS))
@@ -64,14 +64,13 @@ export function exportRoutes(deps: Deps) {
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
           const from = after
-          const page = await reads.read(sql => exportPage(sql, owner.projectId, filter, from, l.EXPORT_PAGE_ROWS, l.PG_STATEMENT_TIMEOUT_MS))
+          const { events: page, last } = await reads.read(sql => exportPage(sql, owner.projectId, filter, from, l.EXPORT_PAGE_ROWS, l.PG_STATEMENT_TIMEOUT_MS))
           let out = header ? CSV_COLUMNS.join(',') + '\r\n' : ''
           header = false
           for (const e of page) out += format === 'csv' ? csvLine(e) : JSON.stringify(e) + '\n'
           if (out) controller.enqueue(encoder.encode(out))
           if (page.length < l.EXPORT_PAGE_ROWS) return controller.close()
-          const last = page[page.length - 1]
-          after = { timestampMs: Date.parse(last.timestamp), id: last.id }
+          after = last
         },
       }, { highWaterMark: 0 })
       const headers: Record<string, string> = {
