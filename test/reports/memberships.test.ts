@@ -100,3 +100,13 @@ test('a row with no user needs no membership', () => {
   expect(cache.needs({ ...row(1, 'n', 'A', 'u'), userId: null })).toBe(0)
   expect(new MembershipCache(0).needs(row(1, 'n', 'A', 'u'))).toBe(NEEDS_ALL)
 })
+
+test('a full cache forgets its oldest entry first, and only that one', () => {
+  const cache = new MembershipCache(4) // two rows' memberships: any-event and by name
+  const [a, b, c] = ['ua', 'ub', 'uc'].map((u, i) => row(1, `o${i}`, 'A', u, DAY))
+  cache.committed([a, b])
+  expect([cache.needs(a), cache.needs(b)]).toEqual([0, 0])
+  cache.committed([c]) // evicts a's two entries
+  expect(cache.size).toBe(4)
+  expect([cache.needs(a), cache.needs(b), cache.needs(c)]).toEqual([NEEDS_ALL, 0, 0])
+})
