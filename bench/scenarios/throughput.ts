@@ -72,15 +72,21 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
   log('  single events')
   const bare = await using(startBare('throughput'), sys => load(o, sys, 'http-ceiling', 'single',
     'Bun.serve reading a small POST and answering it costs ~15 µs of its JS thread, wrk ~15 µs more: ~60-70k req/s on 2 cores'))
-  // With one flusher, ~half of the 64 connections' requests wait for each commit.
-  const groupRows = Math.round(CONNECTIONS / (2 * flushers))
-  const pgUs = 26 + TX_PG_US / groupRows // per event: the insert with 3 secondary indexes, plus each transaction's fixed part
-  const serverUs = 15 + 20 + TX_SERVER_US / groupRows // HTTP floor, Inlet's request path, each flush's statement share
+  // A second flush starts only when FLUSH_OVERLAP_ROWS_MIN (500) rows wait, never
+  // with 64 single events in flight: one commit at a time, ~half the connections'
+  // requests waiting for each. The write statement costs ~1.5x a bare unnest insert
+  // per row (event_ids, rollups; measured on this box 2026-12-01: 17 against 11 µs).
+  const groupRows = Math.round(CONNECTIONS / 2)
+  const rowUs = cal.rowUs * 1.5
+  const pgUs = rowUs + TX_PG_US / groupRows // per event: the write statement, plus each transaction's fixed part
+  const serverUs = 15 + 10 + TX_SERVER_US / groupRows // HTTP floor, Inlet's request path, each flush's statement share
+  const cycleMs = cal.commitMs + (groupRows * rowUs + TX_PG_US) / 1000
   const inletSingle = await using(startInlet('throughput_single'), sys => load(o, sys, 'inlet', 'single',
-    `~${groupRows} events per commit (${CONNECTIONS} connections, ${flushers} flusher${flushers > 1 ? 's' : ''}): server ~${n0(serverUs)} µs/req ` +
-    `(HTTP floor ~15 + Inlet's path ~20 + the statement ~${n0(TX_SERVER_US / groupRows)}), Postgres ~${n0(pgUs)} µs/event (~26 µs/row of insert with three ` +
-    `secondary indexes + ~${TX_PG_US} µs per transaction), wrk ~15: ~${n0(serverUs + pgUs + 15)} µs of CPU per request on 2 cores, ` +
-    `≤ ${n0(2e6 / (serverUs + pgUs + 15))} req/s if both were saturated; closed loop keeps them below that`))
+    `~${groupRows} events per commit (${CONNECTIONS} connections, one flush at a time of ${flushers}): server ~${n0(serverUs)} µs/req ` +
+    `(HTTP floor ~15 + Inlet's path ~10 + the statement ~${n0(TX_SERVER_US / groupRows)}), Postgres ~${n0(pgUs)} µs/event (~${n0(rowUs)} µs/row ` +
+    `+ ~${TX_PG_US} µs per transaction), wrk ~15: ~${n0(serverUs + pgUs + 15)} µs of CPU per request, ≤ ${n0(2e6 / (serverUs + pgUs + 15))} req/s ` +
+    `if 2 cores were saturated; but each commit cycle takes ≥ ${cycleMs.toFixed(2)} ms (commit ${cal.commitMs.toFixed(2)} + the statement), ` +
+    `so the closed loop gets ≤ ${groupRows} / ${cycleMs.toFixed(2)} ms = ${n0((groupRows * 1000) / cycleMs)} req/s, less the event loop's own time between commits`))
   // Right after one process, so both meet the same machine.
   const single = cpuBudget(inletSingle)
   const twoSingle = await using(startInlet('throughput_single_2p', { INLET_PROCESSES: '2' }), sys => load(o, sys, 'inlet-2p', 'single',
