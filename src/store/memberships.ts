@@ -26,6 +26,11 @@ const userKey = (r: EventRow) => r.userId ?? r.anonymousId
 // after the stored one.
 interface Known { hours: number; firstMs: number }
 
+// A row that may teach the cache something once committed, with the two keys
+// `needs` built for it, so a commit does not build them again (most rows repeat
+// what is known and are never listed: the usual commit learns nothing).
+export interface Learned { row: EventRow; any: string; named: string; bit: number }
+
 export class MembershipCache {
   private readonly known = new Map<string, Known>()
   // Insertion order, so the oldest entry goes first in O(1): deleting a Map's first
@@ -42,13 +47,26 @@ export class MembershipCache {
 
   // Which of a row's two membership rows (NEEDS_ANY, NEEDS_NAME) it may change
   // beyond what the cache knows is stored; 0 for none (and for a row with no user).
-  needs(r: EventRow): number {
+  // With `learn`, a row that needs any is listed there for `learned` after its commit.
+  needs(r: EventRow, learn?: Learned[]): number {
     const user = userKey(r)
     if (user === null) return 0
     if (this.entriesMax === 0) return NEEDS_ALL
-    const base = `${r.projectId}\u0001${Math.floor(r.timestampMs / DAY_MS)}\u0001${user}\u0001`
+    const any = `${r.projectId}\u0001${Math.floor(r.timestampMs / DAY_MS)}\u0001${user}\u0001`
+    const named = any + r.name
     const bit = hourBit(r.timestampMs)
-    return (this.adds(base, bit, r.timestampMs) ? NEEDS_ANY : 0) | (this.adds(base + r.name, bit, r.timestampMs) ? NEEDS_NAME : 0)
+    const needs = (this.adds(any, bit, r.timestampMs) ? NEEDS_ANY : 0) | (this.adds(named, bit, r.timestampMs) ? NEEDS_NAME : 0)
+    if (needs !== 0) learn?.push({ row: r, any, named, bit })
+    return needs
+  }
+
+  // The listed rows that were committed (`inserted`): their memberships are stored now.
+  learned(learn: readonly Learned[], inserted: ReadonlySet<EventRow>): void {
+    for (const l of learn) {
+      if (!inserted.has(l.row)) continue
+      this.remember(l.any, l.bit, l.row.timestampMs)
+      this.remember(l.named, l.bit, l.row.timestampMs)
+    }
   }
 
   // The memberships of rows that were just committed.

@@ -10,7 +10,7 @@ import { assert } from '../assert'
 import type { EventRow, Refusal, RowOutcome } from '../event'
 import type { Sql } from './db'
 import type { Inflight } from './deadline'
-import { NEEDS_ALL, type MembershipCache } from './memberships'
+import { type Learned, NEEDS_ALL, type MembershipCache } from './memberships'
 import { isDataError, refusal } from './outcomes'
 
 const key = (projectId: number, id: string) => `${projectId}\u0001${id}`
@@ -35,6 +35,8 @@ export interface WriteOptions {
   // into the membership insert, and what this write commits is remembered. Not for
   // writes inside a caller's transaction (its commit is not ours to see).
   memberships?: MembershipCache
+  // Filled by the statements of one insertEvents: the rows that may teach `memberships`.
+  learn?: Learned[]
 }
 
 // Writes rows and returns an outcome per row in input order. A row whose (project,
@@ -56,10 +58,11 @@ export async function insertEvents(sql: Sql, rows: EventRow[], opts: WriteOption
   // One lock order for every writer, so concurrent batches that share ids wait
   // for each other instead of deadlocking.
   unique.sort((a, b) => a.projectId - b.projectId || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  const written = await write(sql, unique, opts)
+  const learn: Learned[] = []
+  const written = await write(sql, unique, opts.memberships && !opts.inTransaction ? { ...opts, learn } : opts)
   // Committed (a statement, or the isolating transaction, has returned): remember
   // the memberships of the rows it inserted; a duplicate's may not be stored.
-  if (opts.memberships && !opts.inTransaction && written.inserted.size > 0) opts.memberships.committed(written.inserted)
+  if (learn.length > 0 && written.inserted.size > 0) opts.memberships!.learned(learn, written.inserted)
   const outcomes: RowOutcome[] = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const f = firstOf[i]
@@ -186,19 +189,19 @@ const json = (s: string | null) => (s === null ? 'null' : JSON.stringify(s))
 
 // The statement's first parameter: the rows as one JSON text (and, per row, which
 // membership rows it may change: memberships.ts).
-export function writeBody(rows: EventRow[], m?: MembershipCache): string {
+export function writeBody(rows: EventRow[], m?: MembershipCache, learn?: Learned[]): string {
   let body = '['
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]
     body += `${k === 0 ? '' : ','}[${r.projectId},${JSON.stringify(r.id)},"${r.type}",${JSON.stringify(r.name)},${r.timestampMs},${r.receivedAtMs},`
-      + `${json(r.userId)},${json(r.anonymousId)},${json(r.sessionId)},${r.properties},${r.context},${m === undefined ? NEEDS_ALL : m.needs(r)}]`
+      + `${json(r.userId)},${json(r.anonymousId)},${json(r.sessionId)},${r.properties},${r.context},${m === undefined ? NEEDS_ALL : m.needs(r, learn)}]`
   }
   return body + ']'
 }
 
 // Resolves with the rows it inserted.
 async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
-  const body = writeBody(rows, opts.memberships)
+  const body = writeBody(rows, opts.memberships, opts.learn)
   const query = sql.unsafe(STATEMENT, [body, shard], { prepare: true })
   const [{ v }] = await (opts.inflight ? opts.inflight.track(query) : query)
   assert(typeof v === 'string' && v.length === rows.length, 'the write statement answers one verdict per row')
