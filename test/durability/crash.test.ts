@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config'
 import { startFaultProxy } from '../support/fault-proxy'
 import { createTestDatabase, startThrowawayCluster } from '../support/pg-cluster'
 import { type ServerProcess, startServer } from '../support/server'
-import { ADMIN_TOKEN, event, storedCheck, until } from './support'
+import { ADMIN_TOKEN, event, startDurableLoad, storedCheck, until } from './support'
 
 const json = async (url: string, init: RequestInit = {}) => {
   const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })
@@ -38,39 +38,6 @@ const drainedTotal = async (server: ServerProcess) => {
   return Number(text.match(/^inlet_spill_drained_events_total (\d+)/m)?.[1] ?? 0)
 }
 
-// Workers send batches of fresh ids to whatever server is current; a batch is retried
-// (same ids) on any failure until a 200 acknowledges it, as a durable client does.
-function startLoad(target: () => string, key: string, workers: number, size: number, pauseMs: number) {
-  const acked = new Set<string>()
-  let stopping = false
-  let next = 0
-  let retries = 0
-  const done = Promise.all(Array.from({ length: workers }, async (_, w) => {
-    while (!stopping) {
-      const ids = Array.from({ length: size }, () => `k${w}-${next++}`)
-      const body = JSON.stringify({ events: ids.map(id => event(id)) })
-      for (;;) {
-        try {
-          const r = await fetch(`${target()}/v1/events/batch`, {
-            method: 'POST', body, headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(15_000),
-          })
-          if (r.status === 200) {
-            const out = await r.json() as { accepted: number; duplicates: number }
-            expect(out.accepted + out.duplicates).toBe(size)
-            for (const id of ids) acked.add(id)
-            break
-          }
-          await r.arrayBuffer()
-        } catch {}
-        retries++
-        await Bun.sleep(30)
-      }
-      await Bun.sleep(pauseMs)
-    }
-  }))
-  return { acked, stop: () => { stopping = true; return done }, retries: () => retries }
-}
-
 test('kill -9 at random moments under load, and during a drain, loses no acknowledged event and stores none twice', async () => {
   const adminUrl = process.env.INLET_TEST_ADMIN_URL!
   const db = await createTestDatabase(adminUrl)
@@ -87,7 +54,7 @@ test('kill -9 at random moments under load, and during a drain, loses no acknowl
   }
   let server = await startServer(env)
   const project = await createProject(server)
-  const load = startLoad(() => server.url, project.api_key, 6, 20, 10)
+  const load = startDurableLoad(() => server.url, project.api_key, 6, 20, 10)
   const direct = connect(db.url, loadConfig({}).limits, () => {})
   let cycles = 0
   let drainKills = 0

@@ -2,6 +2,7 @@
 // the fault proxy (so a test can black-hole, slow or reset them), with its own spill
 // directory, plus a direct connection for checking what Postgres holds.
 
+import { expect } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -132,4 +133,41 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+}
+
+// Workers send batches of fresh ids to whatever server `target()` names; a batch is
+// retried (same ids) on any failure until a 200 acknowledges it, as a durable client
+// does. `freshConnections`: a new connection per batch, so the kernel spreads them
+// over processes sharing a port.
+export function startDurableLoad(target: () => string, key: string, workers: number, size: number, pauseMs: number,
+  o: { freshConnections?: boolean } = {}) {
+  const acked = new Set<string>()
+  let stopping = false
+  let next = 0
+  let retries = 0
+  const done = Promise.all(Array.from({ length: workers }, async (_, w) => {
+    while (!stopping) {
+      const ids = Array.from({ length: size }, () => `k${w}-${next++}`)
+      const body = JSON.stringify({ events: ids.map(id => event(id)) })
+      for (;;) {
+        try {
+          const r = await fetch(`${target()}/v1/events/batch`, {
+            method: 'POST', body, headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(15_000),
+            keepalive: !o.freshConnections,
+          })
+          if (r.status === 200) {
+            const out = await r.json() as { accepted: number; duplicates: number }
+            expect(out.accepted + out.duplicates).toBe(size)
+            for (const id of ids) acked.add(id)
+            break
+          }
+          await r.arrayBuffer()
+        } catch {}
+        retries++
+        await Bun.sleep(30)
+      }
+      await Bun.sleep(pauseMs)
+    }
+  }))
+  return { acked, stop: () => { stopping = true; return done }, retries: () => retries }
 }

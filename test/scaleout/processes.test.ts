@@ -17,7 +17,8 @@ import { storedCheck, until } from '../durability/support'
 import { startFaultProxy } from '../support/fault-proxy'
 import { createTestDatabase } from '../support/pg-cluster'
 import { freePort, startServer } from '../support/server'
-import { ADMIN_TOKEN, childPids, createProject, json, startLoad } from './support'
+import { startDurableLoad } from '../durability/support'
+import { ADMIN_TOKEN, childPids, createProject, json } from './support'
 
 const spilled = (dir: string): number => {
   const db = new Database(join(dir, 'spill.sqlite'), { readonly: true })
@@ -41,7 +42,7 @@ test('two supervised processes on one port: kill -9 of one, then of both with fu
     INLET_PROCESSES: '2', PORT: String(await freePort()),
     FLUSH_COMMIT_MS_MAX: '300', PG_PROBE_INTERVAL_MS: '100', KEY_CACHE_TTL_MS: '5000',
   })
-  const load = startLoad(() => server.url, (await createProject(server.url)).api_key, 6, 20, 10)
+  const load = startDurableLoad(() => server.url, (await createProject(server.url)).api_key, 6, 20, 10, { freshConnections: true })
   const project = (await direct`select id from projects order by id desc limit 1`)[0] as { id: number }
   const listening = () => server.output().split('\n').filter(l => l.includes('"inlet listening"')).length
   let started = 2

@@ -1,10 +1,9 @@
 // Several real Inlet processes on one Postgres: a supervised group (INLET_PROCESSES)
-// or separate servers on their own ports, and a durable client that retries every
-// unacknowledged batch with the same ids until a 200.
+// or separate servers on their own ports (the durable client is durability/support.ts's).
 
 import { expect } from 'bun:test'
 import { type ServerProcess, startServer } from '../support/server'
-import { ADMIN_TOKEN, event } from '../durability/support'
+import { ADMIN_TOKEN } from '../durability/support'
 
 export { ADMIN_TOKEN }
 
@@ -33,39 +32,6 @@ export function childPids(server: ServerProcess): Map<number, number> {
     } catch {}
   }
   return pids
-}
-
-export function startLoad(target: () => string, key: string, workers: number, size: number, pauseMs: number) {
-  const acked = new Set<string>()
-  let stopping = false
-  let next = 0
-  let retries = 0
-  const done = Promise.all(Array.from({ length: workers }, async (_, w) => {
-    while (!stopping) {
-      const ids = Array.from({ length: size }, () => `k${w}-${next++}`)
-      const body = JSON.stringify({ events: ids.map(id => event(id)) })
-      for (;;) {
-        try {
-          const r = await fetch(`${target()}/v1/events/batch`, {
-            method: 'POST', body, headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(15_000),
-            // A fresh connection per batch, so the kernel spreads them over the processes.
-            keepalive: false,
-          })
-          if (r.status === 200) {
-            const out = await r.json() as { accepted: number; duplicates: number }
-            expect(out.accepted + out.duplicates).toBe(size)
-            for (const id of ids) acked.add(id)
-            break
-          }
-          await r.arrayBuffer()
-        } catch {}
-        retries++
-        await Bun.sleep(30)
-      }
-      await Bun.sleep(pauseMs)
-    }
-  }))
-  return { acked, stop: () => { stopping = true; return done }, retries: () => retries }
 }
 
 // Separate Inlet servers on their own ports, as on separate hosts: each its own
