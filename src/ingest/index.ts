@@ -33,7 +33,8 @@ export interface Submitter {
 
 // Where refused events are told (the console's rejection log, live/rejections.ts).
 export interface RejectionSink {
-  batch(request: Request, projectId: number, raws: readonly unknown[], rejected: ReadonlyMap<number, readonly ErrorDetail[]>): void
+  // `raws`: the refused messages by index (what names them: id, name).
+  batch(request: Request, projectId: number, raws: ReadonlyMap<number, unknown>, rejected: ReadonlyMap<number, readonly ErrorDetail[]>): void
 }
 
 type Limits = Config['limits']
@@ -85,24 +86,23 @@ export class Ingest {
         prepared.indexes.push(i)
       } else prepared.rejected.set(i, v.errors)
     }
-    const refused: unknown[] = new Array(raws.length)
-    for (const i of prepared.rejected.keys()) refused[i] = raws[i]
-    return this.settle(req, prepared, refused, request)
+    const refused = new Map<number, unknown>()
+    for (const i of prepared.rejected.keys()) refused.set(i, raws[i])
+    return this.settle(req, prepared, raws.length, refused, request)
   }
 
-  private async settle(req: RequestContext, prepared: Prepared, raws: unknown[], request?: Request): Promise<BatchOutcome> {
+  private async settle(req: RequestContext, prepared: Prepared, total: number, refused: Map<number, unknown>, request?: Request): Promise<BatchOutcome> {
     const outcomes = prepared.rows.length > 0 ? await this.submitter.submit(prepared.rows) : []
-    const result = merge(raws.length, prepared, outcomes)
+    const result = merge(total, prepared, outcomes)
     this.count.accepted.inc(result.accepted)
     this.count.duplicate.inc(result.duplicates)
     this.count.rejected.inc(result.rejected)
     if (request && result.rejected > 0) {
       // Rows Postgres refused: named by the row they became.
       for (let k = 0; k < prepared.rows.length; k++) {
-        const index = prepared.indexes[k]
-        if (isRefusal(outcomes[k])) raws[index] = { id: prepared.rows[k].id, name: prepared.rows[k].name }
+        if (isRefusal(outcomes[k])) refused.set(prepared.indexes[k], { id: prepared.rows[k].id, name: prepared.rows[k].name })
       }
-      this.rejections?.batch(request, req.projectId, raws, refusedOf(result))
+      this.rejections?.batch(request, req.projectId, refused, refusedOf(result))
     }
     return result
   }

@@ -100,13 +100,13 @@ export class RejectionLog {
 
   // The invalid events of a batch answered 200 (partial success): one entry each.
   // Only the newest perProjectMax can be kept, so only those are built.
-  batch(request: Request, projectId: number, raws: readonly unknown[], rejected: ReadonlyMap<number, readonly ErrorDetail[]>): void {
+  batch(request: Request, projectId: number, raws: ReadonlyMap<number, unknown>, rejected: ReadonlyMap<number, readonly ErrorDetail[]>): void {
     if (rejected.size === 0) return
     const at = new Date().toISOString()
     const route = routeOf(request.method, new URL(request.url).pathname)
     const indexes = [...rejected.keys()].slice(-this.perProjectMax)
     for (const index of indexes) {
-      const raw = (raws[index] ?? {}) as Record<string, unknown>
+      const raw = (raws.get(index) ?? {}) as Record<string, unknown>
       // Each wire format's own id field: Inlet's, Segment's, PostHog's, Snowplow's.
       const id = text(raw.id ?? raw.messageId ?? raw.uuid ?? raw.eid)
       const name = text(raw.name ?? raw.event)
