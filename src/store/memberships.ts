@@ -69,17 +69,12 @@ export class MembershipCache {
     }
   }
 
-  // The memberships of rows that were just committed.
-  committed(rows: Iterable<EventRow>): void {
-    if (this.entriesMax === 0) return
-    for (const r of rows) {
-      const user = userKey(r)
-      if (user === null) continue
-      const base = `${r.projectId}\u0001${Math.floor(r.timestampMs / DAY_MS)}\u0001${user}\u0001`
-      const bit = hourBit(r.timestampMs)
-      this.remember(base, bit, r.timestampMs)
-      this.remember(base + r.name, bit, r.timestampMs)
-    }
+  // The memberships of rows that were just committed (for callers that did not list
+  // them with `needs`: the bench's rollup cost).
+  committed(rows: readonly EventRow[]): void {
+    const learn: Learned[] = []
+    for (const r of rows) this.needs(r, learn)
+    this.learned(learn, new Set(rows))
   }
 
   // After memberships were deleted (erasure, retention): forget everything.
