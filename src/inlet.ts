@@ -14,6 +14,7 @@ import { Ingest } from './ingest'
 import { Live } from './live'
 import { LiveRelay } from './live/relay'
 import { createLog, errorFields, foldRepeats, type Log } from './log'
+import { MemoryGovernor } from './memory'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
 import { FallbackSink } from './pipeline/fallback-sink'
@@ -105,7 +106,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     },
   }
   bus = connectBus(config, sql, deps, live, log)
+  const memory = new MemoryGovernor(l.MEMORY_GC_RSS_BYTES, l.MEMORY_GC_INTERVAL_MS_MIN, l.MEMORY_GC_LOOP_PERCENT_MAX, metrics)
   let abandoned = false
+  memory.start()
   health.start()
   lifecycle.start()
   drainer.start()
@@ -130,6 +133,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       await pipeline.close()
       await drainer.stop(abandoned ? 0 : l.FLUSH_COMMIT_MS_MAX)
       health.stop()
+      memory.stop()
       deadLetters.stop()
       folded.stop()
       spill.close()

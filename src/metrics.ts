@@ -136,6 +136,8 @@ export function createMetrics() {
     busRefused: registry.add(new Counter('inlet_bus_notices_refused_total', 'Notices to the other processes not sent (INLET_PROCESSES > 1), by reason: too_big, inflight (LIVE_RELAY_NOTIFIES_MAX), failed')),
     reads: registry.add(new Counter('inlet_reads_total', 'Reads (lists, get-by-id, reports) by where they ran: replica, or primary and why (DATABASE_READ_URL)')),
     postgresProbes: registry.add(new Counter('inlet_postgres_probes_total', 'Postgres health probes, by result')),
+    gcForced: registry.add(new Counter('inlet_gc_forced_total', 'Full garbage collections run because RSS passed MEMORY_GC_RSS_BYTES')),
+    gcForcedSeconds: registry.add(new Counter('inlet_gc_forced_seconds_total', 'Time the event loop spent in those collections')),
   }
 }
 
