@@ -61,15 +61,20 @@ export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, 
          and d.day >= ${firstDay}::date and d.day <= ${lastDay}::date and d.day >= ${tx.unsafe(DAY_OF('s.t'))}
         group by s.u, s.t1, s.t
       ), ${cur} as (
+        -- Only the ambiguous users go through the lookup: a lateral join is run once per
+        -- row it is given, even when its filter is false at once (measured at 2M events,
+        -- 30 days: 77k of them cost 160 ms of a 5-step funnel's 950).
+        select j.u, j.t1, j.m as t from ${joined} j where not j.amb and j.m is not null
+        union all
         select j.u, j.t1, least(j.m, x.t) as t from ${joined} j
         left join lateral (
           select e."timestamp" as t from events e
-          where j.amb and e.project_id = ${projectId} and e.name = ${name}
+          where e.project_id = ${projectId} and e.name = ${name}
             and e."timestamp" >= j.t and e."timestamp" < ${tx.unsafe(NEXT_DAY('j.t'))}
             and e."timestamp" <= j.t1 + ${tx.unsafe(within)}
             and coalesce(e.user_id, e.anonymous_id) = j.u
           order by e."timestamp" limit 1) x on true
-        where j.m is not null or x.t is not null
+        where j.amb and (j.m is not null or x.t is not null)
       )`
     })
     const counts = q.steps.map((_, i) => tx.unsafe(`${i ? 'union all ' : ''}select ${i} as k, count(*)::int8 as n from s${i + 1}`))
