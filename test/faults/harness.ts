@@ -111,17 +111,29 @@ export async function setRoleStatementTimeout(rig: Rig, ms: number | null) {
   await rig.admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where ${INLET_BACKENDS}`)
 }
 
+const postmasterPid = (rig: Rig) =>
+  Number(Bun.spawnSync(['head', '-1', join(rig.cluster.dir, 'data', 'postmaster.pid')]).stdout.toString().trim())
+const childrenOf = (pid: number) =>
+  Bun.spawnSync(['pgrep', '-P', String(pid)]).stdout.toString().trim().split('\n').filter(Boolean).map(Number)
+
 // Every process of the cluster (postmaster and its children): SIGSTOP black-holes it.
 export function clusterPids(rig: Rig): number[] {
-  const head = Bun.spawnSync(['head', '-1', join(rig.cluster.dir, 'data', 'postmaster.pid')]).stdout.toString().trim()
-  const postmaster = Number(head)
-  const children = Bun.spawnSync(['pgrep', '-P', String(postmaster)]).stdout.toString().trim().split('\n').filter(Boolean).map(Number)
-  return [postmaster, ...children]
+  const postmaster = postmasterPid(rig)
+  return [postmaster, ...childrenOf(postmaster)]
 }
 
+// The postmaster first: once it is stopped it forks no backend, so the children
+// listed after it are all there are. (Listing them first missed a backend forked
+// between the list and the signal, which then answered a read on a "frozen" cluster.)
 export function signalCluster(rig: Rig, signal: 'SIGSTOP' | 'SIGCONT') {
-  for (const pid of clusterPids(rig)) {
-    try { process.kill(pid, signal) } catch {}
+  const postmaster = postmasterPid(rig)
+  try { process.kill(postmaster, signal) } catch {}
+  const signalled = new Set([postmaster])
+  for (let more = childrenOf(postmaster); more.length; more = childrenOf(postmaster).filter(p => !signalled.has(p))) {
+    for (const pid of more) {
+      try { process.kill(pid, signal) } catch {}
+      signalled.add(pid)
+    }
   }
 }
 
