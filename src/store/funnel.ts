@@ -59,6 +59,10 @@ export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, 
         from ${prev} s join event_users_day d
           on d.project_id = ${projectId} and d.name = ${name} and d.user_key = s.u
          and d.day >= ${firstDay}::date and d.day <= ${lastDay}::date and d.day >= ${tx.unsafe(DAY_OF('s.t'))}
+         -- Days past the user's window hold no candidate (their first times are later
+         -- than it), and prev's own day is inside it: leaving them out changes neither
+         -- m nor amb, only how many rows are grouped (all the user's later days, before).
+         and d.day <= ${tx.unsafe(DAY_OF(`(s.t1 + ${within})`))}
         group by s.u, s.t1, s.t
       ), ${cur} as (
         -- Only the ambiguous users go through the lookup: a lateral join is run once per
