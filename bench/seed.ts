@@ -27,6 +27,9 @@ export const BIG_SHARE = 0.2
 // The data is placed relative to the seeding time; past this age, a week of it has
 // slid out of "the last 30 days" and the figures would flatter us: reseed.
 const REUSE_AGE_MS_MAX = 24 * 3_600_000
+// Events that earlier runs ingested into a seed, as a share of the seed, past which
+// it is rebuilt (see reusable()): about one run's worth at 10M, none at 1M.
+const REUSE_LATE_SHARE_MAX = 0.01
 const SQL_DIR = join(import.meta.dir, '..', 'sql')
 
 export interface Seeded {
@@ -65,6 +68,15 @@ async function reusable(database: string, params: Params, progress: (line: strin
     const canonical = (o: object) => JSON.stringify(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
     if (!row || canonical(row.params) !== canonical(params)) return null
     if (Date.now() - (row.seeded_at as Date).getTime() > REUSE_AGE_MS_MAX) return null
+    // Every run ingests beside the reports (~80k events a run, all at "now"), and they
+    // stay: past a few runs the seed's last day holds several times its own traffic,
+    // and a report over it (counts by minute over a day: 14 -> 357 ms in three runs at
+    // 10M) measures the pile-up, not the data set. Past this share, seed afresh.
+    const [late] = await sql`select count(*)::float8 as n from events where received_at > ${row.seeded_at as Date}`
+    if (late!.n > params.events * REUSE_LATE_SHARE_MAX) {
+      progress(`not reusing ${database}: earlier runs ingested ${Math.round(late!.n).toLocaleString('en-US')} events into it`)
+      return null
+    }
     // The last run's ingest updated today's rollup rows, and a page with an updated row
     // is no longer all-visible, so reports read it from the heap instead of the index
     // alone. In service autovacuum sets them again; here it may not have run yet.
@@ -79,7 +91,8 @@ async function reusable(database: string, params: Params, progress: (line: strin
 // server that has run for 90 days, and the ingest beside the reports updates only
 // today's pages. In hash order (before) every page held rows of every day, the
 // ingest's updates left no page all-visible, and every funnel step read its rows
-// from the heap: a 5-step funnel over 7 days took 222 ms instead of ~60.
+// from the heap (the first step of a 7-day funnel at 1M events: 5,810 heap pages
+// for 14.7k rows, 61 ms; 10 ms index-only).
 const ROLLUPS = [
   `insert into event_counts_minute (project_id, name, bucket, events)
    select project_id, name, date_trunc('minute', "timestamp"), count(*) from events group by 1, 2, 3 order by 3`,
@@ -240,7 +253,8 @@ export async function ensureSeeded(events: number, o: {
     // Committed synchronously: VACUUM marks a page all-visible only when the hint bits
     // say its rows' inserter committed, and no hint bit is set for an asynchronous
     // commit whose WAL is not yet flushed (this seed's sessions run with
-    // synchronous_commit off). With the vacuum right after, the pages stayed unmarked.
+    // synchronous_commit off). That is one reason the vacuum right after can leave
+    // pages unmarked; an older snapshot still open is another (vacuumUntilAllVisible).
     await Promise.all(ROLLUPS.map(r => sql.begin(async tx => {
       await tx`set local synchronous_commit = on`
       await tx.unsafe(r)
