@@ -6,7 +6,7 @@
 // Screenshots of each view go to a temp dir (and to CONSOLE_SCREENSHOTS_DIR if set).
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
@@ -22,6 +22,7 @@ let page: Page
 let key: string
 let projectId: number
 const shots = mkdtempSync(join(tmpdir(), 'inlet-console-shots-'))
+const dataDir = mkdtempSync(join(tmpdir(), 'inlet-console-'))
 const problems: string[] = []
 
 const api = async (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
@@ -41,7 +42,7 @@ async function shot(name: string) {
 }
 
 beforeAll(async () => {
-  server = await startServer({ DATABASE_URL: databaseUrl(), INLET_ADMIN_TOKEN: ADMIN_TOKEN, INLET_DATA_DIR: mkdtempSync(join(tmpdir(), 'inlet-console-')) })
+  server = await startServer({ DATABASE_URL: databaseUrl(), INLET_ADMIN_TOKEN: ADMIN_TOKEN, INLET_DATA_DIR: dataDir })
   const created = await api('/admin/projects', { token: ADMIN_TOKEN, body: { name: 'Acme shop', plan: 'pro' } })
   key = created.body.api_key
   projectId = created.body.id
@@ -61,6 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await server?.kill()
+  rmSync(dataDir, { recursive: true, force: true })
 })
 
 test('signing in with a project key opens Live, where sent events appear within 1 s of their ack', async () => {

@@ -2,6 +2,9 @@
 // and every event that was acknowledged is in Postgres.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import postgres from 'postgres'
 import { createTestDatabase, type TestDatabase } from '../support/pg-cluster'
 import { startServer } from '../support/server'
@@ -9,10 +12,13 @@ import { startServer } from '../support/server'
 const ADMIN = 'sigterm-admin-token-0123456789'
 let db: TestDatabase
 beforeAll(async () => { db = await createTestDatabase(process.env.INLET_TEST_ADMIN_URL!) })
-afterAll(async () => { await db.drop() })
+const dataDir = mkdtempSync(join(tmpdir(), 'inlet-sigterm-'))
+afterAll(async () => {
+  await db.drop()
+  rmSync(dataDir, { recursive: true, force: true })
+})
 
 test('SIGTERM under load exits 0 with every acknowledged event stored', async () => {
-  const dataDir = `/tmp/inlet-sigterm-${process.pid}`
   const server = await startServer({ DATABASE_URL: db.url, INLET_ADMIN_TOKEN: ADMIN, INLET_DATA_DIR: dataDir })
   const created = await fetch(`${server.url}/admin/projects`, {
     method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'load', plan: 'enterprise' }),

@@ -3,15 +3,22 @@
 // renders every documented route.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { browserTest, renderedDom } from '../support/browser'
 import { ADMIN_TOKEN, databaseUrl } from '../support/inlet'
 import { type ServerProcess, startServer } from '../support/server'
 
 let server: ServerProcess
+const dataDir = mkdtempSync(join(tmpdir(), 'inlet-swagger-'))
 beforeAll(async () => {
-  server = await startServer({ DATABASE_URL: databaseUrl(), INLET_ADMIN_TOKEN: ADMIN_TOKEN, INLET_DATA_DIR: `/tmp/inlet-swagger-${process.pid}` })
+  server = await startServer({ DATABASE_URL: databaseUrl(), INLET_ADMIN_TOKEN: ADMIN_TOKEN, INLET_DATA_DIR: dataDir })
 })
-afterAll(async () => { await server.kill() })
+afterAll(async () => {
+  await server.kill()
+  rmSync(dataDir, { recursive: true, force: true })
+})
 
 test('the Swagger page loads its script and stylesheet from this server, not a CDN', async () => {
   const html = await (await fetch(`${server.url}/swagger`)).text()

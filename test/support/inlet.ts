@@ -27,8 +27,9 @@ let migrated: Promise<unknown> | undefined
 
 // `url`: another database than this run's (it is migrated here).
 export async function startInlet(env: Record<string, string> = {}, url?: string): Promise<TestInlet> {
-  // Each instance has its own data dir, so its spill is its own.
-  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-test-'))
+  // Each instance has its own data dir, so its spill is its own (made here unless the
+  // caller names one, and then removed by stop()).
+  const dataDir = env.INLET_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'inlet-test-'))
   const config = loadConfig({
     INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: url ?? databaseUrl(), INLET_DATA_DIR: dataDir,
     // A loaded CI box may take over a second to commit; these tests check Postgres
