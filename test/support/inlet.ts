@@ -30,12 +30,19 @@ export async function startInlet(env: Record<string, string> = {}, url?: string)
   // Each instance has its own data dir, so its spill is its own (made here unless the
   // caller names one, and then removed by stop()).
   const dataDir = env.INLET_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'inlet-test-'))
-  const config = loadConfig({
-    INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: url ?? databaseUrl(), INLET_DATA_DIR: dataDir,
-    // A loaded CI box may take over a second to commit; these tests check Postgres
-    // rows right after the ack, so a slow commit must not fail over to the spill.
-    FLUSH_COMMIT_MS_MAX: '30000', ...env,
-  })
+  let config
+  try {
+    config = loadConfig({
+      INLET_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', DATABASE_URL: url ?? databaseUrl(), INLET_DATA_DIR: dataDir,
+      // A loaded CI box may take over a second to commit; these tests check Postgres
+      // rows right after the ack, so a slow commit must not fail over to the spill.
+      FLUSH_COMMIT_MS_MAX: '30000', ...env,
+    })
+  } catch (e) {
+    // A test of a configuration that stops start-up gets no instance to stop.
+    if (!env.INLET_DATA_DIR) rmSync(dataDir, { recursive: true, force: true })
+    throw e
+  }
   const sql = connect(url ?? databaseUrl(), config.limits, () => {})
   if (url) await migrate(sql)
   else await (migrated ??= migrate(sql))
