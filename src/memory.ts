@@ -38,6 +38,7 @@ export class MemoryGovernor {
     private readonly metrics: Metrics,
     private readonly rss: () => number = () => process.memoryUsage.rss(),
     private readonly collect: () => void = () => Bun.gc(true),
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   start() {
@@ -52,11 +53,11 @@ export class MemoryGovernor {
   }
 
   // True when it collected.
-  check(now = performance.now()): boolean {
+  check(): boolean {
+    const now = this.clock()
     if (this.softBytes === 0 || now < this.next || this.rss() <= this.softBytes) return false
-    const t0 = performance.now()
     this.collect()
-    const ms = performance.now() - t0
+    const ms = this.clock() - now
     this.next = now + Math.max(this.intervalMsMin, ms * (100 / this.loopPercentMax - 1))
     this.metrics.gcForced.inc()
     this.metrics.gcForcedSeconds.inc({}, ms / 1000)
