@@ -80,7 +80,6 @@ async function reusable(database: string, params: Params, progress: (line: strin
     // The last run's ingest updated today's rollup rows, and a page with an updated row
     // is no longer all-visible, so reports read it from the heap instead of the index
     // alone. In service autovacuum sets them again; here it may not have run yet.
-    await sql.unsafe(`vacuum analyze ${ROLLUP_TABLES.join(', ')}`)
     await vacuumUntilAllVisible(sql, progress)
     return Number(row.big_project_id)
   } finally { await sql.end() }
@@ -143,19 +142,20 @@ async function seedProject(sql: postgres.Sql, projectId: number, events: number,
 // has run for a while. VACUUM leaves a page unmarked while any snapshot older than
 // its rows is open: at 10M events autovacuum's ANALYZE of the fresh partitions is
 // still running when the seed's vacuum comes, and 26-39% of the rollup pages were
-// marked. So vacuum again until they are (or give up, rather than measure heap reads).
+// marked. So vacuum them until they are (or give up, rather than measure heap reads).
 const ALL_VISIBLE_SHARE_MIN = 0.9
 const ALL_VISIBLE_TRIES_MAX = 60
 async function vacuumUntilAllVisible(sql: postgres.Sql, progress: (line: string) => void) {
   for (let attempt = 1; ; attempt++) {
+    // pg_class's counts are what the vacuum just found (they are not kept current).
+    await sql.unsafe(`vacuum analyze ${ROLLUP_TABLES.join(', ')}`)
     const rows = await sql`select relname, relpages, relallvisible from pg_class
       where relname in ${sql(ROLLUP_TABLES)} and relpages > 0 and relallvisible < relpages * ${ALL_VISIBLE_SHARE_MIN}::float8`
     if (!rows.length) return
     const state = rows.map(r => `${r.relname} ${r.relallvisible}/${r.relpages}`).join(', ')
-    if (attempt > ALL_VISIBLE_TRIES_MAX) throw new Error(`vacuum left rollup pages not all-visible: ${state}`)
+    if (attempt === ALL_VISIBLE_TRIES_MAX) throw new Error(`vacuum left rollup pages not all-visible: ${state}`)
     progress(`  rollup pages not yet all-visible (${state}): waiting for older snapshots, vacuuming again`)
     await Bun.sleep(2_000)
-    await sql.unsafe(`vacuum analyze ${ROLLUP_TABLES.join(', ')}`)
   }
 }
 

@@ -117,11 +117,6 @@ const childrenOf = (pid: number) =>
   Bun.spawnSync(['pgrep', '-P', String(pid)]).stdout.toString().trim().split('\n').filter(Boolean).map(Number)
 
 // Every process of the cluster (postmaster and its children): SIGSTOP black-holes it.
-export function clusterPids(rig: Rig): number[] {
-  const postmaster = postmasterPid(rig)
-  return [postmaster, ...childrenOf(postmaster)]
-}
-
 // The postmaster first: once it is stopped it forks no backend, so the children
 // listed after it are all there are. (Listing them first missed a backend forked
 // between the list and the signal, which then answered a read on a "frozen" cluster.)

@@ -27,8 +27,9 @@ let migrated: Promise<unknown> | undefined
 
 // `url`: another database than this run's (it is migrated here).
 export async function startInlet(env: Record<string, string> = {}, url?: string): Promise<TestInlet> {
-  // Each instance has its own data dir, so its spill is its own (made here unless the
-  // caller names one, and then removed by stop()).
+  // Each instance has its own data dir, so its spill is its own: made here (and
+  // removed again) unless the caller names one.
+  const ownDir = env.INLET_DATA_DIR === undefined
   const dataDir = env.INLET_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'inlet-test-'))
   let config
   try {
@@ -40,7 +41,7 @@ export async function startInlet(env: Record<string, string> = {}, url?: string)
     })
   } catch (e) {
     // A test of a configuration that stops start-up gets no instance to stop.
-    if (!env.INLET_DATA_DIR) rmSync(dataDir, { recursive: true, force: true })
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true })
     throw e
   }
   const sql = connect(url ?? databaseUrl(), config.limits, () => {})
@@ -71,7 +72,7 @@ export async function startInlet(env: Record<string, string> = {}, url?: string)
     stop: async () => {
       await inlet.close()
       await sql.end({ timeout: 5 })
-      if (!env.INLET_DATA_DIR) rmSync(dataDir, { recursive: true, force: true })
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }
