@@ -92,6 +92,15 @@ async function reusable(database: string, params: Params, progress: (line: strin
 // ingest's updates left no page all-visible, and every funnel step read its rows
 // from the heap (the first step of a 7-day funnel at 1M events: 5,810 heap pages
 // for 14.7k rows, 61 ms; 10 ms index-only).
+// The user counters (sql/013), from the membership rows, as the write statement
+// keeps them. Shared with bench/lib/lifecycle-seed.ts (`where` narrows to a day).
+export const userCounts = (where = 'true') => [
+  `insert into user_counts_day (project_id, name, bucket, shard, users)
+   select project_id, name, day, 0, count(*) from event_users_day where ${where} group by 1, 2, 3 order by 3`,
+  `insert into user_counts_hour (project_id, name, bucket, shard, users)
+   select project_id, name, day::timestamp at time zone 'UTC' + h * interval '1 hour', 0, count(*)
+   from event_users_day, generate_series(0, 23) h where ${where} and hours & (1 << h) <> 0 group by 1, 2, 3 order by 3`,
+]
 const ROLLUPS = [
   `insert into event_counts_minute (project_id, name, bucket, events)
    select project_id, name, date_trunc('minute', "timestamp"), count(*) from events group by 1, 2, 3 order by 3`,
@@ -103,7 +112,7 @@ const ROLLUPS = [
    from events, lateral (values (name), ('')) as v(n) where coalesce(user_id, anonymous_id) is not null
    group by 1, 2, 3, 4 order by 3`,
 ]
-const ROLLUP_TABLES = ['event_counts_minute', 'event_counts_hour', 'event_users_day']
+const ROLLUP_TABLES = ['event_counts_minute', 'event_counts_hour', 'event_users_day', 'user_counts_day', 'user_counts_hour']
 // Events per user over the 90 days (~5 sessions of ~3.6 events, and the Signup).
 const EVENTS_PER_USER = 20
 // Small projects go in per statement: big enough to amortise, small enough to report progress.
@@ -255,10 +264,13 @@ export async function ensureSeeded(events: number, o: {
     // commit whose WAL is not yet flushed (this seed's sessions run with
     // synchronous_commit off). That is one reason the vacuum right after can leave
     // pages unmarked; an older snapshot still open is another (vacuumUntilAllVisible).
-    await Promise.all(ROLLUPS.map(r => sql.begin(async tx => {
+    const commit = (q: string) => sql.begin(async tx => {
       await tx`set local synchronous_commit = on`
-      await tx.unsafe(r)
-    })))
+      await tx.unsafe(q)
+    })
+    await Promise.all(ROLLUPS.map(commit))
+    // From the membership rows, so after them.
+    await Promise.all(userCounts().map(commit))
     o.progress(`  indexes and rollups in ${((performance.now() - t1) / 1000).toFixed(0)} s; vacuum analyze`)
     await sql`vacuum analyze`
     await vacuumUntilAllVisible(sql, o.progress)

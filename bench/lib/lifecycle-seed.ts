@@ -13,6 +13,7 @@
 import type postgres from 'postgres'
 import { existsSync } from 'node:fs'
 import { DAY_MS, partitionName } from '../../src/store/partitions'
+import { userCounts } from '../seed'
 
 export const SPAN_DAYS = 20
 
@@ -91,6 +92,7 @@ export async function seed(sql: postgres.Sql, p: Plan, progress: (line: string) 
              bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int), min("timestamp")
       from ${name}, lateral (values (name), ('')) as v(n)
       where coalesce(user_id, anonymous_id) is not null group by 1, 2, 3, 4`)
+    for (const q of userCounts(`project_id = ${p.projectId} and day = '${new Date(day).toISOString().slice(0, 10)}'`)) await sql.unsafe(q)
     // Builds the partition's indexes (the parent's) and checks its bound.
     await sql.unsafe(`alter table events attach partition ${name}
       for values from ('${new Date(day).toISOString()}') to ('${new Date(day + DAY_MS).toISOString()}')`)

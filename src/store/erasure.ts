@@ -69,18 +69,33 @@ async function eraseBatch(sql: Sql, table: string, projectId: number, job: numbe
   return r.n as number
 }
 
+// The counters a set of membership rows `rows` (project_id, name, day, hours) adds
+// to, by `sign` (-1: deleted rows), on the erasure stripe: a row is one user of its
+// day and one of each hour it has a bit for (sql/013).
+const userCounts = (sign: 1 | -1) => `
+  cd as (
+    insert into user_counts_day (project_id, name, bucket, shard, users)
+    select project_id, name, day, ${ERASURE_SHARD}, ${sign} * count(*) from rows group by 1, 2, 3 order by 1, 2, 3
+    on conflict (project_id, bucket, name, shard) do update set users = user_counts_day.users + excluded.users
+  ), ch as (
+    insert into user_counts_hour (project_id, name, bucket, shard, users)
+    select project_id, name, day::timestamp at time zone 'UTC' + h * interval '1 hour', ${ERASURE_SHARD}, ${sign} * count(*)
+    from rows, generate_series(0, 23) h where hours & (1 << h) <> 0 group by 1, 2, 3 order by 1, 2, 3
+    on conflict (project_id, bucket, name, shard) do update set users = user_counts_hour.users + excluded.users
+  )`
+
 // Deletes the count stripes of every group the erasure stripe touches whose stripes
 // sum to zero, locked first, so no concurrent upsert can change them in between.
-async function settleCounts(sql: Sql, projectId: number): Promise<void> {
-  for (const table of ['event_counts_minute', 'event_counts_hour']) {
+async function settleCounts(sql: Sql, projectId: number, tables: string[], column: string): Promise<void> {
+  for (const table of tables) {
     await sql.begin(async tx => {
       const rows = await tx.unsafe(`
-        select c.ctid::text as t, c.name, c.bucket, c.events from ${table} c
+        select c.ctid::text as t, c.name, c.bucket, c.${column} as n from ${table} c
         where c.project_id = $1 and (c.name, c.bucket) in (select name, bucket from ${table} where project_id = $1 and shard = ${ERASURE_SHARD})
         for update`, [projectId])
       const sums = new Map<string, number>()
       const group = (r: Record<string, any>) => `${r.name}\u0001${(r.bucket as Date).getTime()}`
-      for (const r of rows) sums.set(group(r), (sums.get(group(r)) ?? 0) + Number(r.events))
+      for (const r of rows) sums.set(group(r), (sums.get(group(r)) ?? 0) + Number(r.n))
       const zero = rows.filter(r => sums.get(group(r)) === 0).map(r => r.t as string)
       if (zero.length) await tx.unsafe(`delete from ${table} where ctid = any($1::tid[])`, [zero])
     })
@@ -88,19 +103,29 @@ async function settleCounts(sql: Sql, projectId: number): Promise<void> {
 }
 
 // Memberships under the user's key, rebuilt from the events left under it (an
-// erased user_id may still have events under the same string as anonymous_id).
+// erased user_id may still have events under the same string as anonymous_id), and
+// the user counters with them: minus the rows deleted, plus the rows rebuilt.
 async function rebuildMemberships(sql: Sql, projectId: number, key: string): Promise<void> {
   await sql.begin(async tx => {
-    await tx`delete from event_users_day where project_id = ${projectId} and user_key = ${key}`
-    await tx`
-      insert into event_users_day (project_id, name, day, user_key, hours, first_at)
-      select project_id, v.n, ("timestamp" at time zone 'UTC')::date, ${key}::text,
-             bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int), min("timestamp")
-      from events, lateral (values (name), ('')) as v(n)
-      where project_id = ${projectId} and (user_id = ${key} or (user_id is null and anonymous_id = ${key}))
-      group by 1, 2, 3
-      order by 1, 2, 3
-      on conflict do nothing`
+    await tx.unsafe(`
+      with rows as (
+        delete from event_users_day where project_id = $1 and user_key = $2 returning project_id, name, day, hours
+      ), ${userCounts(-1)}
+      select 1`, [projectId, key])
+    await tx.unsafe(`
+      with rows as (
+        insert into event_users_day (project_id, name, day, user_key, hours, first_at, added)
+        select project_id, n, day, $2::text, hours, first_at, hours from (
+          select project_id, v.n, ("timestamp" at time zone 'UTC')::date as day,
+                 bit_or(1 << extract(hour from "timestamp" at time zone 'UTC')::int) as hours, min("timestamp") as first_at
+          from events, lateral (values (name), ('')) as v(n)
+          where project_id = $1 and (user_id = $2 or (user_id is null and anonymous_id = $2))
+          group by 1, 2, 3
+          order by 1, 2, 3) x
+        on conflict do nothing
+        returning project_id, name, day, hours
+      ), ${userCounts(1)}
+      select 1`, [projectId, key])
   })
 }
 
@@ -141,8 +166,9 @@ export async function runErasure(sql: Sql, projectId: number, id: number, o: Era
     return 'waiting_for_spill'
   }
   await sql.unsafe(`delete from dead_letter where project_id = $1 and ${kind} = $2`, [projectId, key])
-  await settleCounts(sql, projectId)
+  await settleCounts(sql, projectId, ['event_counts_minute', 'event_counts_hour'], 'events')
   await rebuildMemberships(sql, projectId, key)
+  await settleCounts(sql, projectId, ['user_counts_day', 'user_counts_hour'], 'users')
   // The cache may claim memberships just deleted: a later event must write its own again.
   o.memberships?.clear()
   await sql`update erasures set status = 'done', finished_at = now() where project_id = ${projectId} and id = ${id}`

@@ -3,11 +3,13 @@
 //
 // Where each figure comes from (see sql/003_reports.sql for the tables):
 // - counts, events: event_counts_minute (minute) or event_counts_hour (hour, day);
-// - counts, users by day and by hour, and retention: event_users_day (membership
-//   rows: distinct users are not summable, so they are kept per user and day, exact,
-//   with a bit per hour of the day the user was seen in: sql/011). A separate
-//   per-hour membership table cost ~45% of ingest throughput (measured); the bits
-//   cost an update only when a user-day gains an hour;
+// - counts, users by day and by hour: user_counts_day and user_counts_hour, counters
+//   that the write statement keeps from the membership rows it adds (sql/013);
+// - retention, and those counters: event_users_day (membership rows: distinct users
+//   are not summable, so they are kept per user and day, exact, with a bit per hour
+//   of the day the user was seen in: sql/011). A separate per-hour membership table
+//   cost ~45% of ingest throughput (measured); the bits cost an update only when a
+//   user-day gains an hour;
 // - funnels: users' first times per name and day in event_users_day, with raw
 //   events read only where those cannot decide (funnel.ts);
 // - counts, users by minute: raw events over at most REPORT_BUCKETS_MAX minutes, on
@@ -114,9 +116,8 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
            group by 1`
-    // Per day: one row per user (count them). Per hour: rows grouped by their hour
-    // bits, far fewer groups than users (most users are seen in a few hours), each
-    // group's count added to every hour it has a bit for, below.
+    // Per day and per hour: the counters the membership rows keep (sql/013), a row
+    // per bucket and stripe.
     const users = q.interval === 'minute'
       ? tx`select b, count(*)::int8 as n from (
              -- Distinct (minute, user) by hashing: count(distinct) sorts the user keys.
@@ -126,11 +127,14 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
                and coalesce(user_id, anonymous_id) is not null
                ${named ? tx`and name = ${q.name!}` : tx`and name = any(array(${anyName(tx, projectId, from, to)}))`}
            ) x group by 1`
-      : tx`select day::timestamp at time zone 'UTC' as b, ${q.interval === 'hour' ? tx`hours` : tx`0`} as h, count(*)::int8 as n
-           from event_users_day
-           where project_id = ${projectId} and name = ${named ? q.name! : ANY_NAME}
-             and day >= ${day(q.fromMs)}::date and day < ${day(ceilTo(q.toMs, 'day'))}::date
-           group by 1, 2`
+      : q.interval === 'hour'
+        ? tx`select bucket as b, sum(users)::int8 as n from user_counts_hour
+             where project_id = ${projectId} and name = ${named ? q.name! : ANY_NAME} and bucket >= ${from} and bucket < ${to}
+             group by 1`
+        : tx`select bucket::timestamp at time zone 'UTC' as b, sum(users)::int8 as n from user_counts_day
+             where project_id = ${projectId} and name = ${named ? q.name! : ANY_NAME}
+               and bucket >= ${day(q.fromMs)}::date and bucket < ${day(q.toMs)}::date
+             group by 1`
     return await Promise.all([events, users])
   })
   const byBucket = new Map<number, CountsRow>()
@@ -141,15 +145,7 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
     series.push(row)
   }
   for (const r of rows[0]) byBucket.get((r.b as Date).getTime())!.events = r.n as number
-  if (q.interval === 'hour') {
-    for (const r of rows[1]) {
-      const dayMs = (r.b as Date).getTime()
-      for (let h = 0, bits = r.h as number; bits !== 0; h++, bits >>>= 1) {
-        const row = bits & 1 ? byBucket.get(dayMs + h * INTERVAL_MS.hour) : undefined
-        if (row) row.users += r.n as number // hours of the first and last day outside the range have no bucket
-      }
-    }
-  } else for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
+  for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
   return series
 }
 

@@ -51,10 +51,11 @@ async function drain(batch: () => Promise<number>): Promise<number> {
 export async function dropRollups(sql: Sql, projectId: number, cutoffMs: number, rows: number): Promise<number> {
   const at = new Date(cutoffMs)
   let n = 0
-  for (const table of ['event_counts_minute', 'event_counts_hour']) {
+  // user_counts_day's buckets are dates: compared with the cutoff's UTC date.
+  for (const [table, cutoff] of [['event_counts_minute', '$2'], ['event_counts_hour', '$2'], ['user_counts_hour', '$2'], ['user_counts_day', `($2 at time zone 'UTC')::date`]]) {
     n += await drain(async () => (await sql.unsafe(`
       with d as (delete from ${table} where ctid = any(array(
-        select ctid from ${table} where project_id = $1 and bucket < $2 limit $3)) returning 1)
+        select ctid from ${table} where project_id = $1 and bucket < ${cutoff} limit $3)) returning 1)
       select count(*)::int as n from d`, [projectId, at, rows]))[0].n)
   }
   n += await drain(async () => (await sql`

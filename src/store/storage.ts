@@ -12,7 +12,7 @@ export interface StorageStats {
   oldestEventMs: number | null
 }
 
-const TABLES = ['event_ids', 'event_counts_minute', 'event_counts_hour', 'event_users_day', 'dead_letter', 'erasures']
+const TABLES = ['event_ids', 'event_counts_minute', 'event_counts_hour', 'event_users_day', 'user_counts_day', 'user_counts_hour', 'dead_letter', 'erasures']
 
 export async function readStorage(sql: Sql): Promise<StorageStats> {
   const parent = await partitionedTable(sql)

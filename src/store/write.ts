@@ -1,6 +1,7 @@
 // Event writes in Postgres. A batch is one statement (one implicit transaction):
 // insert the rows from arrays with unnest, skip ids already stored, and upsert the
-// rollups (per-minute and per-hour counts, users per day) of exactly the rows that
+// rollups (per-minute and per-hour counts, users per day with their hours, and the
+// distinct users per day and per hour those add) of exactly the rows that
 // went in. When Postgres refuses a row's data (outcomes.ts), the batch is written
 // again in one transaction whose halves are tried under savepoints until every
 // refused row stands alone: the other rows commit together, once, so a batch is
@@ -165,17 +166,35 @@ const STATEMENT = `
     -- any name (m bit 1), from inserted rows whose membership the cache does not know.
     -- A row is rewritten only for a new hour bit or an earlier first time. Sorted so
     -- concurrent writers take keys in one order.
-    insert into event_users_day (project_id, name, day, user_key, hours, first_at)
-    select ins.project_id, v.n, (ins."timestamp" at time zone 'UTC')::date, ins.user_key,
-           bit_or(1 << extract(hour from ins."timestamp" at time zone 'UTC')::int), min(ins."timestamp")
-    from ins join input on input.p = ins.project_id and input.i = ins.id and input.m > 0,
-         lateral (values (ins.name, 2), ('', 1)) as v(n, bit)
-    where ins.user_key is not null and input.m & v.bit <> 0
-    group by 1, 2, 3, 4
-    order by 1, 2, 3, 4
+    -- added: the hour bits this write sets (sql/013), all of them for a new row.
+    insert into event_users_day (project_id, name, day, user_key, hours, first_at, added)
+    select project_id, n, day, user_key, hours, first_at, hours from (
+      select ins.project_id, v.n, (ins."timestamp" at time zone 'UTC')::date as day, ins.user_key,
+             bit_or(1 << extract(hour from ins."timestamp" at time zone 'UTC')::int) as hours, min(ins."timestamp") as first_at
+      from ins join input on input.p = ins.project_id and input.i = ins.id and input.m > 0,
+           lateral (values (ins.name, 2), ('', 1)) as v(n, bit)
+      where ins.user_key is not null and input.m & v.bit <> 0
+      group by 1, 2, 3, 4
+      order by 1, 2, 3, 4) x
     on conflict (project_id, name, day, user_key) do update
-      set hours = event_users_day.hours | excluded.hours, first_at = least(event_users_day.first_at, excluded.first_at)
+      set hours = event_users_day.hours | excluded.hours, first_at = least(event_users_day.first_at, excluded.first_at),
+          added = excluded.hours & ~event_users_day.hours
       where excluded.hours & ~event_users_day.hours <> 0 or excluded.first_at < event_users_day.first_at
+    returning project_id, name, day, hours, added
+  ), users_counted_day as (
+    -- A new membership row is a new user of its day (a row always has an hour bit,
+    -- so only an insert sets them all).
+    insert into user_counts_day (project_id, name, bucket, shard, users)
+    select project_id, name, day, $2::int2, count(*) from users_day where added = hours
+    group by 1, 2, 3 order by 1, 2, 3
+    on conflict (project_id, bucket, name, shard) do update set users = user_counts_day.users + excluded.users
+  ), users_counted_hour as (
+    -- Each newly set hour bit is a new user of that hour.
+    insert into user_counts_hour (project_id, name, bucket, shard, users)
+    select project_id, name, day::timestamp at time zone 'UTC' + h * interval '1 hour', $2::int2, count(*)
+    from users_day, generate_series(0, 23) h where added & (1 << h) <> 0
+    group by 1, 2, 3 order by 1, 2, 3
+    on conflict (project_id, bucket, name, shard) do update set users = user_counts_hour.users + excluded.users
   )
   -- One character per input row, in order: 1 inserted, 0 already stored. One short
   -- row to parse instead of one row per event.

@@ -8,7 +8,7 @@ const bucketOf: Record<string, string> = {
   day: `("timestamp" at time zone 'UTC')::date`,
 }
 
-// Every rollup row (membership rows with their hour bits and first times) equals the same aggregate recomputed from events, and none is extra.
+// Every rollup row (membership rows with their hour bits and first times, user counters) equals the same aggregate recomputed from events, and none is extra.
 export async function expectExact(sql: Sql, projectId: number) {
   const [minute] = await sql`
     select count(*)::int as wrong from (
@@ -47,6 +47,27 @@ export async function expectExact(sql: Sql, projectId: number) {
     return r.wrong
   }
   const users = { wrong: await membership('event_users_day', 'day') }
-  expect({ minute: minute.wrong, hour: hour.wrong, usersDay: users.wrong }).toEqual({ minute: 0, hour: 0, usersDay: 0 })
+  // The user counters (sql/013): distinct users per name (and '') and UTC day or hour,
+  // summed over their stripes, equal a distinct count of the stored events.
+  const counter = async (table: string, bucket: string) => {
+    const [r] = await sql`
+      select count(*)::int as wrong from (
+        (select name, bucket, sum(users)::int8 from ${sql(table)} where project_id = ${projectId} group by 1, 2
+         except all
+         select n, ${sql.unsafe(bucket)}, count(distinct coalesce(user_id, anonymous_id))
+         from events, lateral (values (name), ('')) v(n)
+         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null group by 1, 2)
+        union all
+        (select n, ${sql.unsafe(bucket)}, count(distinct coalesce(user_id, anonymous_id))
+         from events, lateral (values (name), ('')) v(n)
+         where project_id = ${projectId} and coalesce(user_id, anonymous_id) is not null group by 1, 2
+         except all
+         select name, bucket, sum(users)::int8 from ${sql(table)} where project_id = ${projectId} group by 1, 2)) x`
+    return r.wrong
+  }
+  const usersPerDay = await counter('user_counts_day', bucketOf.day)
+  const usersPerHour = await counter('user_counts_hour', `date_trunc('hour', "timestamp", 'UTC')`)
+  expect({ minute: minute.wrong, hour: hour.wrong, usersDay: users.wrong, usersPerDay, usersPerHour })
+    .toEqual({ minute: 0, hour: 0, usersDay: 0, usersPerDay: 0, usersPerHour: 0 })
 }
 

@@ -31,7 +31,7 @@ test('every unique key is led by project_id, except in the named reference table
     expect(offending).toEqual([])
     // The tables that carry the volume are distributed, not reference tables
     // (events itself has no unique key since sql/007: event_ids holds it).
-    for (const t of ['event_ids', 'event_counts_minute', 'event_counts_hour', 'event_users_day', 'dead_letter', 'rate_limit_buckets']) {
+    for (const t of ['event_ids', 'event_counts_minute', 'event_counts_hour', 'event_users_day', 'user_counts_day', 'user_counts_hour', 'dead_letter', 'rate_limit_buckets']) {
       expect(tables.has(t)).toBe(true)
       expect(REFERENCE.has(t)).toBe(false)
     }
