@@ -69,6 +69,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const deadLetters = new DeadLetterGauge(sql, l.PG_PROBE_INTERVAL_MS, l.PG_STATEMENT_TIMEOUT_MS, () => health.reachable)
   // Partitions ahead, the online move, retention, erasures (src/store/lifecycle.ts).
   const reportCache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
+  const reportConnections = l.PG_POOL_MAX - l.FLUSHERS - 1
+  const counterSlots = Math.min(l.REPORT_COUNTER_QUERIES_MAX, Math.max(1, reportConnections - 1))
+  const heavySlots = Math.min(l.REPORT_QUERIES_MAX, Math.max(1, reportConnections - counterSlots))
   // What erasure or retention removed is forgotten here (the lifecycle has cleared
   // this process's memberships) and announced to the other processes (store/forgets.ts).
   let bus: Bus | null = null
@@ -101,8 +104,10 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     lifecycle,
     reports: {
       cache: reportCache,
-      // Never more than the connections left once the flushers have theirs.
-      slots: new Slots(Math.min(l.REPORT_QUERIES_MAX, l.PG_POOL_MAX - l.FLUSHERS - 1), l.PG_STATEMENT_TIMEOUT_MS),
+      // Together never more than the connections left once the flushers have theirs
+      // (one each at the least).
+      slots: new Slots(heavySlots, l.PG_STATEMENT_TIMEOUT_MS),
+      counterSlots: new Slots(counterSlots, l.PG_STATEMENT_TIMEOUT_MS, 'REPORT_COUNTER_QUERIES_MAX'),
     },
   }
   bus = connectBus(config, sql, deps, live, log)

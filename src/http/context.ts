@@ -60,7 +60,9 @@ export interface Deps {
   memberships: MembershipCache
   onBug: OnBug
   // The report routes' result cache and query slots (http/report-cache.ts).
-  reports: { cache: ReportCache; slots: Slots }
+  // Two lanes: counts by hour or day (counter reads, a few ms) never wait behind a
+  // funnel's hundreds of ms; everything else shares `slots`.
+  reports: { cache: ReportCache; slots: Slots; counterSlots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live
   // Runs open user erasures now; storage figures for /metrics (src/store/lifecycle.ts).

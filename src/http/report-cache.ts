@@ -62,11 +62,12 @@ export class ReportCache {
 }
 
 // At most `slots` reports in Postgres at once, first come first served. A report
-// that waits longer than `waitMsMax` for a turn is answered 503 rather than left hanging.
+// that waits longer than `waitMsMax` for a turn is answered 503 rather than left
+// hanging. `setting` names the limit in that answer.
 export class Slots {
   private running = 0
   private readonly waiting: (() => void)[] = []
-  constructor(private readonly slots: number, private readonly waitMsMax: number) {}
+  constructor(private readonly slots: number, private readonly waitMsMax: number, private readonly setting = 'REPORT_QUERIES_MAX') {}
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.running >= this.slots) await this.turn()
@@ -90,7 +91,7 @@ export class Slots {
       const timer = setTimeout(() => {
         const i = this.waiting.indexOf(go)
         if (i >= 0) this.waiting.splice(i, 1)
-        reject(new InletError('unavailable', `${this.slots} reports are running (REPORT_QUERIES_MAX) and this one waited ` +
+        reject(new InletError('unavailable', `${this.slots} reports are running (${this.setting}) and this one waited ` +
           `${this.waitMsMax} ms for a turn; try again later`, undefined, 1))
       }, this.waitMsMax)
       this.waiting.push(go)

@@ -3,6 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startInlet, type TestInlet } from '../support/inlet'
+import type { Sql } from '../../src/store/db'
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 2) // a Monday
@@ -120,43 +121,88 @@ test('a report that outlives PG_STATEMENT_TIMEOUT_MS is stopped and answered 503
   }
 })
 
-test('past REPORT_QUERIES_MAX running reports, a report waits its turn and is answered 503 if none comes in time', async () => {
-  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '500', REPORT_QUERIES_MAX: '1', REPORT_CACHE_ENTRIES_MAX: '0' })
+// Each lane (REPORT_QUERIES_MAX: counts by minute, funnels, retention;
+// REPORT_COUNTER_QUERIES_MAX: counts by hour and day) bounds its own reports.
+for (const lane of [
+  { setting: 'REPORT_QUERIES_MAX', table: 'event_counts_minute', interval: 'minute' },
+  { setting: 'REPORT_COUNTER_QUERIES_MAX', table: 'event_counts_hour', interval: 'day' },
+]) {
+  test(`past ${lane.setting} running reports, a report waits its turn and is answered 503 if none comes in time`, async () => {
+    const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '500', [lane.setting]: '1', REPORT_CACHE_ENTRIES_MAX: '0' })
+    const q = await slow.project()
+    const hold = holdTable(slow.sql, lane.table)
+    const report = (day: number) => slow.request('GET', `/v1/reports/counts?interval=${lane.interval}&from=${T0 + day * DAY}&to=${T0 + day * DAY + 3_600_000}`, { key: q.api_key })
+    try {
+      await hold.locked
+      const a = report(0)
+      // A is in Postgres, blocked on the lock, before B and C queue behind it.
+      await blockedOn(slow.sql, lane.table)
+      const b = report(1)
+      const c = report(2)
+      const [ra, rb, rc] = await Promise.all([a, b, c])
+      // A held the one slot until its statement ran out of time. B and C queued; the
+      // one that queued last cannot have had a turn in time (whether the first did
+      // depends on how fast A's rollback gave the slot back).
+      expect([ra.status, rb.status, rc.status]).toEqual([503, 503, 503])
+      expect(ra.body.error.message).toContain('PG_STATEMENT_TIMEOUT_MS')
+      const bounds = [rb, rc].map(r => r.body.error.message.match(/PG_STATEMENT_TIMEOUT_MS|REPORT_(COUNTER_)?QUERIES_MAX/)[0])
+      expect(bounds).toContain(lane.setting)
+    } finally {
+      await hold.release()
+      await slow.stop()
+    }
+  })
+}
+
+test('counts by hour and day never wait behind the other lane: with it full, they are answered at once', async () => {
+  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '2000', REPORT_QUERIES_MAX: '1', REPORT_CACHE_ENTRIES_MAX: '0' })
   const q = await slow.project()
+  expect((await slow.request('POST', '/v1/events', { key: q.api_key, body: { id: 'lane-1', name: 'Open', user_id: 'u', timestamp: new Date(T0 + 60_000).toISOString() } })).status).toBe(200)
+  const hold = holdTable(slow.sql, 'event_counts_minute')
+  try {
+    await hold.locked
+    // The shared lane's one slot is held by a report blocked on the lock, a second queues.
+    const minute = [0, 1].map(k => slow.request('GET', `/v1/reports/counts?interval=minute&from=${T0 + k * DAY}&to=${T0 + k * DAY + 3_600_000}`, { key: q.api_key }))
+    await blockedOn(slow.sql, 'event_counts_minute')
+    for (const interval of ['hour', 'day']) {
+      const r = await slow.request('GET', `/v1/reports/counts?interval=${interval}&from=${T0}&to=${T0 + DAY}`, { key: q.api_key })
+      expect(r.status).toBe(200)
+      expect(r.body.series[0]).toEqual({ bucket: new Date(T0).toISOString(), events: 1, users: 1 })
+    }
+    // The shared lane is still held: the counter reports did not wait for it.
+    expect((await blockedOn(slow.sql, 'event_counts_minute'))).toBe(1)
+    await hold.release()
+    expect((await Promise.all(minute)).map(r => r.status)).toEqual([200, 200])
+  } finally {
+    await hold.release()
+    await slow.stop()
+  }
+})
+
+// Another session holds `table`, so a report's read of it waits.
+function holdTable(sql: Sql, table: string) {
   let release!: () => void
   const held = new Promise<void>(r => { release = r })
   let locked!: () => void
   const isLocked = new Promise<void>(r => { locked = r })
-  const holder = slow.sql.begin(async tx => {
-    await tx`lock table event_counts_hour in access exclusive mode`
+  const holder = sql.begin(async tx => {
+    await tx.unsafe(`lock table ${table} in access exclusive mode`)
     locked()
     await held
   })
-  const report = (day: number) => slow.request('GET', `/v1/reports/counts?interval=day&from=${T0 + day * DAY}&to=${T0 + (day + 1) * DAY}`, { key: q.api_key })
-  try {
-    await isLocked
-    const a = report(0)
-    // A is in Postgres, blocked on the lock, before B and C queue behind it.
-    const blocked = () => slow.sql`select count(*)::int as n from pg_stat_activity
+  return { locked: isLocked, release: async () => { release(); await holder } }
+}
+
+// Resolves once a report is waiting on the lock of `table`, with how many are.
+async function blockedOn(sql: Sql, table: string): Promise<number> {
+  for (;;) {
+    const [{ n }] = await sql`select count(*)::int as n from pg_stat_activity
       where datname = current_database() and backend_type = 'client backend' and wait_event_type = 'Lock'
-        and query like '%from event_counts_hour%'`
-    while ((await blocked())[0].n === 0) await Bun.sleep(5)
-    const b = report(1)
-    const c = report(2)
-    const [ra, rb, rc] = await Promise.all([a, b, c])
-    // A held the one slot until its statement ran out of time. B and C queued; the
-    // one that queued last cannot have had a turn in time (whether the first did
-    // depends on how fast A's rollback gave the slot back).
-    expect([ra.status, rb.status, rc.status]).toEqual([503, 503, 503])
-    expect(ra.body.error.message).toContain('PG_STATEMENT_TIMEOUT_MS')
-    const bounds = [rb, rc].map(r => r.body.error.message.match(/PG_STATEMENT_TIMEOUT_MS|REPORT_QUERIES_MAX/)[0])
-    expect(bounds).toContain('REPORT_QUERIES_MAX')
-  } finally {
-    release()
-    await holder
-    await slow.stop()
+        and query like ${`%from ${table}%`}`
+    if (n > 0) return n
+    await Bun.sleep(5)
   }
-})
+}
 
 describe('result cache', () => {
   const path = `/v1/reports/counts?interval=day&from=${iso(T0)}&to=${iso(T0 + 2 * DAY)}`

@@ -1,7 +1,9 @@
 // GET /v1/reports/{counts,funnel,retention}: parameters parsed and held to their
 // bounds (REPORT_* settings; past one, a 422 that names it), then answered from a
-// small per-project result cache or from Postgres (src/store/reports.ts), with at
-// most REPORT_QUERIES_MAX reports running there at once.
+// small per-project result cache or from Postgres (src/store/reports.ts), in one of
+// two lanes: counts by hour and day, which read a row per bucket from the counters
+// (REPORT_COUNTER_QUERIES_MAX at once), and everything else (REPORT_QUERIES_MAX),
+// so that a dashboard's counts never queue behind its funnels.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -64,7 +66,7 @@ function range(deps: Deps, q: { from?: string; to?: string }, roundMs: number, s
 
 const CACHED = ' Results are cached per project for REPORT_CACHE_TTL_MS, then served stale for up to REPORT_CACHE_STALE_MS ' +
   'while one refresh runs; header `X-Inlet-Report-Cache` says `hit`, `stale` or `miss`. 503 when a report outlives ' +
-  'PG_STATEMENT_TIMEOUT_MS or waits that long behind REPORT_QUERIES_MAX others.'
+  'PG_STATEMENT_TIMEOUT_MS or waits that long for a turn (REPORT_QUERIES_MAX; counts by hour and day: REPORT_COUNTER_QUERIES_MAX).'
 const Time = t.String({ description: 'ISO-8601 with a zone, or epoch milliseconds' })
 const RangeQuery = {
   from: t.Optional(t.String({ description: 'inclusive; default: to minus 7 days' })),
@@ -83,10 +85,12 @@ const RetentionOut = t.Object({
 export function reportRoutes(deps: Deps) {
   const l = deps.config.limits
   const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
-  const { cache, slots } = deps.reports
+  const { cache } = deps.reports
   // Results are cached as the JSON text of the response: a hit costs no
-  // serialisation (a 30-day hourly series is ~700 objects, ~40 KB).
-  const answer = async (set: { headers: Record<string, string | number | undefined> }, projectId: number, key: unknown[], compute: () => Promise<unknown>) => {
+  // serialisation (a 30-day hourly series is ~700 objects, ~40 KB). `slots`: the
+  // report's lane (context.ts).
+  const answer = async (set: { headers: Record<string, string | number | undefined> }, projectId: number, key: unknown[],
+    compute: () => Promise<unknown>, slots = deps.reports.slots) => {
     // Known unreachable: a miss says so at once rather than hold a slot for a deadline
     // (a cached result is still served).
     const text = () => deps.health.postgresReachable()
@@ -112,7 +116,9 @@ export function reportRoutes(deps: Deps) {
       }
       const name = query.name ? eventName(deps, query.name, '/name') : undefined
       return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
-        async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs)) }))
+        async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs)) }),
+        // By minute, users come from raw events: the shared lane.
+        interval === 'minute' ? deps.reports.slots : deps.reports.counterSlots)
     }, {
       query: t.Object({
         interval: t.Optional(t.Union([t.Literal('minute'), t.Literal('hour'), t.Literal('day')], { default: 'day' })),
