@@ -61,12 +61,25 @@ function clean(p: SdkPage) {
 }
 
 // Holds the buffer full until the SDK has been refused at least once, then lets go.
+// Bounded, and released whatever happens: a wait that never ends would hold the
+// events table locked past the test's timeout, and every later test of the file
+// would fail behind it (seen once in CI: the GET pixel's refusal never counted).
+const REFUSAL_WAIT_MS = 30_000
 async function throughA503(send: () => Promise<void>): Promise<void> {
   const release = await fillBuffer(inlet, QUEUE)
-  const refusedBefore = await bufferFullAnswers(inlet.url)
-  await send()
-  await until(async () => (await bufferFullAnswers(inlet.url)) > refusedBefore)
-  await release()
+  try {
+    const refusedBefore = await bufferFullAnswers(inlet.url)
+    await send()
+    const deadline = Date.now() + REFUSAL_WAIT_MS
+    await until(async () => {
+      const refused = await bufferFullAnswers(inlet.url)
+      if (refused > refusedBefore) return true
+      if (Date.now() > deadline) throw new Error(`the SDK was not refused within ${REFUSAL_WAIT_MS} ms (buffer_full answers: ${refused}, before: ${refusedBefore})`)
+      return false
+    })
+  } finally {
+    await release()
+  }
 }
 
 // posthog-js: opt_out_useragent_filter because it drops every event of an automated
