@@ -251,12 +251,23 @@ export async function drained(rig: Rig, timeoutMs = 60_000): Promise<number> {
   return Math.round(performance.now() - started)
 }
 
-// Every page of the list API, newest first, following the cursor.
-async function walk(rig: Rig): Promise<string[]> {
+// A page's 503s before it was answered (a 503 is "not now": a client retries).
+const LIST_RETRIES_MAX = 10
+
+// Every page of the list API, newest first, following the cursor. `unavailable`
+// collects the message of every 503 a page got before its 200 (seen once in CI,
+// right after a failover: one page over PG_STATEMENT_TIMEOUT_MS's 1 s).
+async function walk(rig: Rig, unavailable: string[]): Promise<string[]> {
   const ids: string[] = []
   let cursor: string | null = null
   for (;;) {
-    const res = await fetch(`${rig.server.url}/v1/events?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { headers: { 'x-api-key': rig.project.api_key } })
+    let res: Response
+    for (let attempt = 0; ; attempt++) {
+      res = await fetch(`${rig.server.url}/v1/events?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { headers: { 'x-api-key': rig.project.api_key } })
+      if (res.status !== 503 || attempt === LIST_RETRIES_MAX) break
+      unavailable.push(((await res.json()) as { error: { message: string } }).error.message)
+      await Bun.sleep(Number(res.headers.get('retry-after') ?? 1) * 1000)
+    }
     expect(res.status).toBe(200)
     const page = await res.json() as { data: { id: string }[]; next_cursor: string | null }
     ids.push(...page.data.map(e => e.id))
@@ -277,7 +288,9 @@ export async function verify(rig: Rig, w: Writers, label: string, extra: Record<
   let found = 0
   for (const [id, seq] of w.acked) if (stored.get(id) === seq) found++
   const duplicated = [...seqs.values()].filter(n => n > 1).length
-  const listedIds = await walk(rig)
+  const listUnavailable: string[] = []
+  const listedIds = await walk(rig, listUnavailable)
+  if (listUnavailable.length > 0) extra = { ...extra, list_503: listUnavailable }
   const listed = new Set(listedIds)
   const v: Verdict = {
     acked: w.acked.size, found, duplicated,
