@@ -18,7 +18,7 @@
 
 import { assert } from '../assert'
 import type { Sql } from './db'
-import { bounded } from './reports'
+import { bounded, type ReportLimits } from './reports'
 
 export interface FunnelQuery { fromMs: number; toMs: number; steps: string[]; withinS: number }
 export interface FunnelStep { name: string; users: number; conversion: number }
@@ -29,8 +29,7 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 const DAY_OF = (t: string) => `((${t} at time zone 'UTC')::date)`
 const NEXT_DAY = (t: string) => `((${DAY_OF(t)} + 1)::timestamp at time zone 'UTC')`
 
-// `workMemKb`: REPORT_WORK_MEM_KB.
-export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, timeoutMs: number, workMemKb: number): Promise<FunnelStep[]> {
+export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, limits: ReportLimits): Promise<FunnelStep[]> {
   assert(q.steps.length >= 1 && new Set(q.steps).size === q.steps.length, 'funnel steps are distinct')
   assert(q.fromMs < q.toMs, 'funnel range is not empty')
   const from = new Date(q.fromMs), to = new Date(q.toMs)
@@ -38,12 +37,8 @@ export async function funnelReport(sql: Sql, projectId: number, q: FunnelQuery, 
   // Days whose first times can matter: entries up to `to`, later steps up to to + within.
   const firstDay = day(q.fromMs), lastEntryDay = day(q.toMs - 1), lastDay = day(q.toMs - 1 + q.withinS * 1000)
   const within = `${q.withinS} * interval '1 second'`
-  const rows = await bounded(sql, timeoutMs, 'funnel', async tx => {
-    // Every join and grouping here is on user keys, tens of thousands per step: hashed,
-    // never sorted (the planner estimates a CTE at 200 rows and sorts text keys under
-    // the database collation, spilling to disk: 100 ms of a 7-day step, measured).
-    // work_mem (REPORT_WORK_MEM_KB): a step's hash tables are a few MB; this keeps them in one batch.
-    await tx`select set_config('enable_sort', 'off', true), set_config('work_mem', ${`${workMemKb}kB`}, true)`
+  // Hashed joins and groupings, never sorted (bounded()).
+  const rows = await bounded(sql, limits, 'funnel', async tx => {
     // `from` inside a day: that day's first time may be before `from` and hide the entry.
     const partial = q.fromMs % DAY_MS !== 0
     const later = q.steps.slice(1).map((name, i) => {

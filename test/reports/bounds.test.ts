@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startInlet, type TestInlet } from '../support/inlet'
 import type { Sql } from '../../src/store/db'
+import { bounded } from '../../src/store/reports'
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 2) // a Monday
@@ -92,6 +93,18 @@ describe('bounds', () => {
     expect(r.status).toBe(401)
     expect(r.body.error.code).toBe('unauthorized')
   })
+})
+
+test('a report query runs under its limits (timeout, work_mem, parallel workers), and only that transaction does', async () => {
+  const show = (tx: Sql) => tx`select current_setting('statement_timeout') as t, current_setting('work_mem') as w,
+    current_setting('max_parallel_workers_per_gather') as p, current_setting('enable_sort') as s`
+  for (const parallelWorkers of [0, 3]) {
+    const [inside] = await bounded(inlet.sql, { timeoutMs: 1234, workMemKb: 640, parallelWorkers }, 'test', show)
+    expect(inside).toEqual({ t: '1234ms', w: '640kB', p: String(parallelWorkers), s: 'off' })
+  }
+  const [after] = await show(inlet.sql)
+  expect(after.s).toBe('on')
+  expect(after.w).not.toBe('640kB')
 })
 
 test('a report that outlives PG_STATEMENT_TIMEOUT_MS is stopped and answered 503 unavailable', async () => {

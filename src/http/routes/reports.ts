@@ -9,7 +9,7 @@ import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
 import {
-  ceilTo, countsReport, floorTo, INTERVAL_MS, retentionReport,
+  ceilTo, countsReport, floorTo, INTERVAL_MS, retentionReport, type ReportLimits,
   type CountsInterval, type RetentionInterval,
 } from '../../store/reports'
 import { funnelReport } from '../../store/funnel'
@@ -84,7 +84,7 @@ const RetentionOut = t.Object({
 
 export function reportRoutes(deps: Deps) {
   const l = deps.config.limits
-  const timeoutMs = l.PG_STATEMENT_TIMEOUT_MS
+  const limits: ReportLimits = { timeoutMs: l.PG_STATEMENT_TIMEOUT_MS, workMemKb: l.REPORT_WORK_MEM_KB, parallelWorkers: l.REPORT_PARALLEL_WORKERS_MAX }
   const { cache } = deps.reports
   // Results are cached as the JSON text of the response: a hit costs no
   // serialisation (a 30-day hourly series is ~700 objects, ~40 KB). `slots`: the
@@ -116,7 +116,7 @@ export function reportRoutes(deps: Deps) {
       }
       const name = query.name ? eventName(deps, query.name, '/name') : undefined
       return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
-        async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, timeoutMs)) }),
+        async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, limits)) }),
         // By minute, users come from raw events: the shared lane.
         interval === 'minute' ? deps.reports.slots : deps.reports.counterSlots)
     }, {
@@ -143,7 +143,7 @@ export function reportRoutes(deps: Deps) {
       const withinS = integer(query.within, '/within', DEFAULT_WITHIN_S, 1, l.REPORT_RANGE_DAYS_MAX * 86_400, 'seconds, at most REPORT_RANGE_DAYS_MAX')
       const { fromMs, toMs } = range(deps, query, INTERVAL_MS.minute)
       return answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
-        async () => ({ steps: await deps.reads.read(sql => funnelReport(sql, owner.projectId, { fromMs, toMs, steps, withinS }, timeoutMs, l.REPORT_WORK_MEM_KB)) }))
+        async () => ({ steps: await deps.reads.read(sql => funnelReport(sql, owner.projectId, { fromMs, toMs, steps, withinS }, limits)) }))
     }, {
       query: t.Object({
         steps: t.String({ description: 'event names in order, separated by commas, e.g. PageView,AddToCart,Purchase' }),
@@ -168,7 +168,7 @@ export function reportRoutes(deps: Deps) {
       const r = range(deps, query, INTERVAL_MS.day)
       const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
       return answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
-        async () => ({ cohorts: await deps.reads.read(sql => retentionReport(sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, timeoutMs, l.REPORT_WORK_MEM_KB)) }))
+        async () => ({ cohorts: await deps.reads.read(sql => retentionReport(sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, limits)) }))
     }, {
       query: t.Object({
         cohort_event: t.String({ description: 'a user joins the cohort of the period of their first such event in [from, to)' }),
