@@ -11,6 +11,8 @@ import { afterEach, expect, test } from 'bun:test'
 import {
   ADMIN_TOKEN, drained, type Rig, setRoleStatementTimeout, signalCluster, startReaders, startRig, startWriters, until, verify,
 } from './harness'
+import type { Sql } from '../../src/store/db'
+import { expectExact } from '../reports/exact'
 
 let rig: Rig | undefined
 afterEach(async () => {
@@ -88,6 +90,9 @@ test('a row a constraint refuses fails only its own entry; acked from the spill,
   await Promise.all([w.stop(), r.stop()])
   expect(r.violations).toEqual([])
   await verify(rig, w, 'a refused row, live and through the spill + dead letter')
+  // Every rollup and user counter equals a recount: the batches that held the refused
+  // row were written again under savepoints, and the replay wrote it once.
+  await expectExact(rig.admin as unknown as Sql, rig.project.id)
 }, 120_000)
 
 const bigBatch = (prefix: string) => ({ events: Array.from({ length: 10_000 }, (_, i) => ({ id: `${prefix}-${i}`, name: 'Big', properties: { i } })) })
