@@ -52,7 +52,7 @@ export const limits = {
   REPORT_STEPS_MAX: [10, 2, 100, 'steps in one funnel'],
   REPORT_PERIODS_MAX: [52, 1, 1000, 'periods in one retention report'],
   REPORT_WORK_MEM_KB: [32_768, 64, 1_048_576, 'Postgres work_mem of one funnel or retention query: its hash tables of user keys stay in memory (a 5-step 30-day funnel of a 2M-event project needs ~6 MB each); REPORT_QUERIES_MAX run at once'],
-  REPORT_PARALLEL_WORKERS_MAX: [0, 0, 64, 'Postgres parallel workers one report query may use (max_parallel_workers_per_gather): on a 2-core host they cost a 30-day funnel 25-45% more Postgres CPU and made it no faster (measured); raise it where cores are idle'],
+  REPORT_PARALLEL_WORKERS_MAX: [0, 0, 64, 'Postgres parallel workers one report query may use (max_parallel_workers_per_gather): on a 2-core host they cost a 30-day funnel 16-80% more Postgres CPU and made it no faster (measured); raise it where cores are idle'],
   REPORT_CACHE_ENTRIES_MAX: [1_000, 0, 1_000_000, 'report results remembered in memory'],
   REPORT_CACHE_TTL_MS: [5_000, 0, 600_000, 'how stale a cached report may be'],
   REPORT_CACHE_STALE_MS: [60_000, 0, 3_600_000, 'past its TTL a cached report is still served this long while a refresh runs on an idle slot, so dashboards never wait on a slow report (0: never); ~60 reports of 0.1-3 s each refresh within it (measured, 10M events)'],

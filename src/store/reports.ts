@@ -76,7 +76,7 @@ export async function bounded<T>(sql: Sql, limits: ReportLimits, what: string, f
       // never sorted (the planner estimates a CTE at 200 rows and sorts text keys under
       // the database collation, spilling to disk: 100 ms of a 7-day funnel step,
       // measured). work_mem: a step's hash tables are a few MB; this keeps them in one batch.
-      // Parallel workers: on a 2-core host a 30-day funnel took 25-45% more Postgres
+      // Parallel workers: on a 2-core host a 30-day funnel took 16-80% more Postgres
       // CPU with them and was no faster (measured), and reports run beside ingest.
       await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('enable_nestloop', 'off', true),
                       set_config('jit', 'off', true), set_config('enable_sort', 'off', true),
