@@ -14,6 +14,7 @@
 import type { Sql } from './db'
 import type { MembershipCache } from './memberships'
 import { listPartitions, moving } from './partitions'
+import { userCountsCtes } from './user-counts'
 
 export type ErasureKind = 'user_id' | 'anonymous_id'
 const ERASURE_SHARD = -1
@@ -69,20 +70,8 @@ async function eraseBatch(sql: Sql, table: string, projectId: number, job: numbe
   return r.n as number
 }
 
-// The counters a set of membership rows `rows` (project_id, name, day, hours) adds
-// to, by `sign` (-1: deleted rows), on the erasure stripe: a row is one user of its
-// day and one of each hour it has a bit for (sql/013).
-const userCounts = (sign: 1 | -1) => `
-  cd as (
-    insert into user_counts_day (project_id, name, bucket, shard, users)
-    select project_id, name, day, ${ERASURE_SHARD}, ${sign} * count(*) from rows group by 1, 2, 3 order by 1, 2, 3
-    on conflict (project_id, bucket, name, shard) do update set users = user_counts_day.users + excluded.users
-  ), ch as (
-    insert into user_counts_hour (project_id, name, bucket, shard, users)
-    select project_id, name, day::timestamp at time zone 'UTC' + h * interval '1 hour', ${ERASURE_SHARD}, ${sign} * count(*)
-    from rows, generate_series(0, 23) h where hours & (1 << h) <> 0 group by 1, 2, 3 order by 1, 2, 3
-    on conflict (project_id, bucket, name, shard) do update set users = user_counts_hour.users + excluded.users
-  )`
+// The user counters of membership rows (user-counts.ts), on the erasure stripe.
+const userCounts = (sign: 1 | -1) => userCountsCtes({ rows: 'rows', shard: String(ERASURE_SHARD), isNew: 'true', bits: 'hours', sign })
 
 // Deletes the count stripes of every group the erasure stripe touches whose stripes
 // sum to zero, locked first, so no concurrent upsert can change them in between.

@@ -13,6 +13,7 @@ import type { Sql } from './db'
 import type { Inflight } from './deadline'
 import { type Learned, NEEDS_ALL, type MembershipCache } from './memberships'
 import { isDataError, refusal } from './outcomes'
+import { userCountsCtes } from './user-counts'
 
 const key = (projectId: number, id: string) => `${projectId}\u0001${id}`
 
@@ -181,21 +182,10 @@ const STATEMENT = `
           added = excluded.hours & ~event_users_day.hours
       where excluded.hours & ~event_users_day.hours <> 0 or excluded.first_at < event_users_day.first_at
     returning project_id, name, day, hours, added
-  ), users_counted_day as (
-    -- A new membership row is a new user of its day (a row always has an hour bit,
-    -- so only an insert sets them all).
-    insert into user_counts_day (project_id, name, bucket, shard, users)
-    select project_id, name, day, $2::int2, count(*) from users_day where added = hours
-    group by 1, 2, 3 order by 1, 2, 3
-    on conflict (project_id, bucket, name, shard) do update set users = user_counts_day.users + excluded.users
-  ), users_counted_hour as (
-    -- Each newly set hour bit is a new user of that hour.
-    insert into user_counts_hour (project_id, name, bucket, shard, users)
-    select project_id, name, day::timestamp at time zone 'UTC' + h * interval '1 hour', $2::int2, count(*)
-    from users_day, generate_series(0, 23) h where added & (1 << h) <> 0
-    group by 1, 2, 3 order by 1, 2, 3
-    on conflict (project_id, bucket, name, shard) do update set users = user_counts_hour.users + excluded.users
-  )
+  ),
+  -- The user counters: a new membership row (a row always has an hour bit, so only
+  -- an insert sets them all) is a new user of its day; a newly set bit a new user of its hour.
+  ${userCountsCtes({ rows: 'users_day', shard: '$2::int2', isNew: 'added = hours', bits: 'added' })}
   -- One character per input row, in order: 1 inserted, 0 already stored. One short
   -- row to parse instead of one row per event.
   select string_agg(case when ins.id is null then '0' else '1' end, '' order by input.k) as v
