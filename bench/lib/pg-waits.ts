@@ -21,6 +21,12 @@ export interface WaitProfile {
 
 const QUERY_CHARS = 90
 
+// A statement's first QUERY_CHARS characters, a long select list cut to "…": two
+// reads of the same columns (get-by-id and the list) otherwise share one label.
+function label(query: string): string {
+  return query.replace(/\s+/g, ' ').trim().replace(/^select (.{24,}?) from /i, 'select … from ').slice(0, QUERY_CHARS)
+}
+
 export function sampleWaits(database: string | null) {
   if (!database) return { stop: async (): Promise<WaitProfile | null> => null }
   const sql = postgres(PG_URL, { max: 1, idle_timeout: 5, connect_timeout: 5, onnotice: () => {} })
@@ -37,7 +43,7 @@ export function sampleWaits(database: string | null) {
           if (r.state === 'idle') continue
           const key = r.state !== 'active' ? String(r.state) : r.wait_event ? `${r.wait_event_type}/${r.wait_event}` : 'CPU'
           counts[key] = (counts[key] ?? 0) + 1
-          const q = String(r.query ?? '').replace(/\s+/g, ' ').trim().slice(0, QUERY_CHARS)
+          const q = label(String(r.query ?? ''))
           queries[q] = (queries[q] ?? 0) + 1
           observations++
         }
