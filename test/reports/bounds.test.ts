@@ -134,14 +134,15 @@ test('a report that outlives PG_STATEMENT_TIMEOUT_MS is stopped and answered 503
   }
 })
 
-// Each lane (REPORT_QUERIES_MAX: counts by minute, funnels, retention;
-// REPORT_COUNTER_QUERIES_MAX: counts by hour and day) bounds its own reports.
-for (const lane of [
-  { setting: 'REPORT_QUERIES_MAX', table: 'event_counts_minute', interval: 'minute' },
-  { setting: 'REPORT_COUNTER_QUERIES_MAX', table: 'event_counts_hour', interval: 'day' },
+// Each lane (REPORT_QUERIES_MAX: funnels, retention, counts by minute over more than
+// REPORT_COUNTER_MINUTES_MAX minutes, here all of them; REPORT_COUNTER_QUERIES_MAX:
+// counts by hour and day) bounds its own reports.
+for (const lane of <{ setting: string; table: string; interval: string; env: Record<string, string> }[]>[
+  { setting: 'REPORT_QUERIES_MAX', table: 'event_counts_minute', interval: 'minute', env: { REPORT_COUNTER_MINUTES_MAX: '0' } },
+  { setting: 'REPORT_COUNTER_QUERIES_MAX', table: 'event_counts_hour', interval: 'day', env: {} },
 ]) {
   test(`past ${lane.setting} running reports, a report waits its turn and is answered 503 if none comes in time`, async () => {
-    const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '500', [lane.setting]: '1', REPORT_CACHE_ENTRIES_MAX: '0' })
+    const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '500', [lane.setting]: '1', REPORT_CACHE_ENTRIES_MAX: '0', ...lane.env })
     const q = await slow.project()
     const hold = holdTable(slow.sql, lane.table)
     const report = (day: number) => slow.request('GET', `/v1/reports/counts?interval=${lane.interval}&from=${T0 + day * DAY}&to=${T0 + day * DAY + 3_600_000}`, { key: q.api_key })
@@ -167,25 +168,39 @@ for (const lane of [
   })
 }
 
-test('counts by hour and day never wait behind the other lane: with it full, they are answered at once', async () => {
-  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '2000', REPORT_QUERIES_MAX: '1', REPORT_CACHE_ENTRIES_MAX: '0' })
+test('counts by hour and day, and by minute over at most REPORT_COUNTER_MINUTES_MAX minutes, never wait behind the other lane; one minute more does', async () => {
+  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '5000', REPORT_QUERIES_MAX: '1', REPORT_COUNTER_MINUTES_MAX: '60', REPORT_CACHE_ENTRIES_MAX: '0' })
   const q = await slow.project()
   expect((await slow.request('POST', '/v1/events', { key: q.api_key, body: { id: 'lane-1', name: 'Open', user_id: 'u', timestamp: new Date(T0 + 60_000).toISOString() } })).status).toBe(200)
-  const hold = holdTable(slow.sql, 'event_counts_minute')
+  const get = (path: string) => slow.request('GET', path, { key: q.api_key })
+  const minutes = (n: number) => get(`/v1/reports/counts?interval=minute&from=${T0}&to=${T0 + n * 60_000}`)
+  const hold = holdTable(slow.sql, 'event_users_day')
   try {
     await hold.locked
-    // The shared lane's one slot is held by a report blocked on the lock, a second queues.
-    const minute = [0, 1].map(k => slow.request('GET', `/v1/reports/counts?interval=minute&from=${T0 + k * DAY}&to=${T0 + k * DAY + 3_600_000}`, { key: q.api_key }))
-    await blockedOn(slow.sql, 'event_counts_minute')
+    // The other lane's one slot is held by a funnel blocked on the lock.
+    const funnel = get(`/v1/reports/funnel?steps=Open,Close&from=${T0}&to=${T0 + DAY}`)
+    await blockedOn(slow.sql, 'event_users_day')
     for (const interval of ['hour', 'day']) {
-      const r = await slow.request('GET', `/v1/reports/counts?interval=${interval}&from=${T0}&to=${T0 + DAY}`, { key: q.api_key })
+      const r = await get(`/v1/reports/counts?interval=${interval}&from=${T0}&to=${T0 + DAY}`)
       expect(r.status).toBe(200)
       expect(r.body.series[0]).toEqual({ bucket: new Date(T0).toISOString(), events: 1, users: 1 })
     }
-    // The shared lane is still held: the counter reports did not wait for it.
-    expect((await blockedOn(slow.sql, 'event_counts_minute'))).toBe(1)
+    const atBound = await minutes(60)
+    expect(atBound.status).toBe(200)
+    expect(atBound.body.series).toHaveLength(60)
+    expect(atBound.body.series[1]).toEqual({ bucket: new Date(T0 + 60_000).toISOString(), events: 1, users: 1 })
+    // One minute more is the other lane's: it waits for the funnel.
+    let answered = false
+    const over = minutes(61).then(r => { answered = true; return r })
+    await Bun.sleep(300)
+    expect(answered).toBe(false)
+    // The funnel is still held: nothing above waited for it.
+    expect(await blockedOn(slow.sql, 'event_users_day')).toBe(1)
     await hold.release()
-    expect((await Promise.all(minute)).map(r => r.status)).toEqual([200, 200])
+    expect((await funnel).body.steps.map((s: { users: number }) => s.users)).toEqual([1, 0])
+    const r = await over
+    expect(r.status).toBe(200)
+    expect(r.body.series).toHaveLength(61)
   } finally {
     await hold.release()
     await slow.stop()
