@@ -62,7 +62,8 @@ export interface ReportLimits { timeoutMs: number; workMemKb: number; parallelWo
 // `limits.timeoutMs`, so a report never holds a request (or a connection) longer
 // than that. The same bound holds on the client side, for a Postgres that does not
 // answer at all.
-export async function bounded<T>(sql: Sql, limits: ReportLimits, what: string, fn: (tx: Sql) => Promise<T>): Promise<T> {
+export async function bounded<T>(sql: Sql, limits: ReportLimits, what: string, fn: (tx: Sql) => Promise<T>,
+  plans: 'custom' | 'cached' = 'cached'): Promise<T> {
   const { timeoutMs } = limits
   try {
     const work = sql.begin('read only', async tx => {
@@ -78,18 +79,21 @@ export async function bounded<T>(sql: Sql, limits: ReportLimits, what: string, f
       // measured). work_mem: a step's hash tables are a few MB; this keeps them in one batch.
       // Parallel workers: on a 2-core host a 30-day funnel took 16-80% more Postgres
       // CPU with them and was no faster (measured), and reports run beside ingest.
-      // Custom plans: postgres.js prepares every statement, and from its sixth run on a
-      // connection Postgres may keep a generic plan, made without the range: it cannot
-      // prune partitions at plan time and it judges days that were empty when it was
-      // made. Counts by minute on such a plan read the time index and a heap page per
-      // event instead of the covering (project_id, name, timestamp) one: 428 against
-      // 103 ms for a day of the 2M-event project (measured). Planning a report each
-      // time costs ~1 ms.
+      // Plans (`plans`): postgres.js prepares every statement, and from its sixth run
+      // on a connection Postgres may keep a generic plan, made without the range: it
+      // cannot prune partitions at plan time and it judges days that were empty when
+      // it was made. Counts by minute on such a plan read the time index and a heap
+      // page per event instead of the covering (project_id, name, timestamp) one: 428
+      // against 103 ms for a day of the 2M-event project (measured), so counts are
+      // planned for their range every time. A funnel keeps the cached plan: its
+      // lookup of raw events is bounded by each user's time, not the range, so every
+      // partition is in its plan, and planning ~100 of them each time cost more than
+      // it saved (3-step 7-day p50 +7-10 ms, measured).
       await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('enable_nestloop', 'off', true),
                       set_config('jit', 'off', true), set_config('enable_sort', 'off', true),
                       set_config('work_mem', ${`${limits.workMemKb}kB`}, true),
                       set_config('max_parallel_workers_per_gather', ${String(limits.parallelWorkers)}, true),
-                      set_config('plan_cache_mode', 'force_custom_plan', true)`
+                      set_config('plan_cache_mode', coalesce(${plans === 'custom' ? 'force_custom_plan' : null}, current_setting('plan_cache_mode')), true)`
       return fn(tx as unknown as Sql)
     }) as Promise<T>
     return await withDeadline(work, timeoutMs + REPORT_DEADLINE_SLACK_MS, `the ${what} report`)
@@ -156,7 +160,7 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
                and bucket >= ${day(q.fromMs)}::date and bucket < ${day(q.toMs)}::date
              group by 1`
     return await Promise.all([events, users])
-  })
+  }, 'custom')
   const byBucket = new Map<number, CountsRow>()
   const series: CountsRow[] = []
   for (let ms = q.fromMs; ms < q.toMs; ms += size) {

@@ -95,12 +95,12 @@ describe('bounds', () => {
   })
 })
 
-test('a report query runs under its limits (timeout, work_mem, parallel workers, custom plans), and only that transaction does', async () => {
+test('a report query runs under its limits (timeout, work_mem, parallel workers, plans), and only that transaction does', async () => {
   const show = (tx: Sql) => tx`select current_setting('statement_timeout') as t, current_setting('work_mem') as w,
     current_setting('max_parallel_workers_per_gather') as p, current_setting('enable_sort') as s, current_setting('plan_cache_mode') as c`
-  for (const parallelWorkers of [0, 3]) {
-    const [inside] = await bounded(inlet.sql, { timeoutMs: 1234, workMemKb: 640, parallelWorkers }, 'test', show)
-    expect(inside).toEqual({ t: '1234ms', w: '640kB', p: String(parallelWorkers), s: 'off', c: 'force_custom_plan' })
+  for (const [parallelWorkers, plans, c] of [[0, 'custom', 'force_custom_plan'], [3, 'cached', 'auto']] as const) {
+    const [inside] = await bounded(inlet.sql, { timeoutMs: 1234, workMemKb: 640, parallelWorkers }, 'test', show, plans)
+    expect(inside).toEqual({ t: '1234ms', w: '640kB', p: String(parallelWorkers), s: 'off', c })
   }
   const [after] = await show(inlet.sql)
   expect(after.s).toBe('on')
