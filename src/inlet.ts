@@ -70,8 +70,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   // Partitions ahead, the online move, retention, erasures (src/store/lifecycle.ts).
   const reportCache = new ReportCache(l.REPORT_CACHE_ENTRIES_MAX, l.REPORT_CACHE_TTL_MS, l.REPORT_CACHE_STALE_MS)
   const reportConnections = l.PG_POOL_MAX - l.FLUSHERS - 1
-  const counterSlots = Math.min(l.REPORT_COUNTER_QUERIES_MAX, Math.max(1, reportConnections - 1))
-  const heavySlots = Math.min(l.REPORT_QUERIES_MAX, Math.max(1, reportConnections - counterSlots))
+  const counterSlots = Math.min(l.REPORT_COUNTER_QUERIES_MAX, Math.max(1, reportConnections - 2))
+  const minuteSlots = Math.min(l.REPORT_MINUTE_QUERIES_MAX, Math.max(1, reportConnections - counterSlots - 1))
+  const heavySlots = Math.min(l.REPORT_QUERIES_MAX, Math.max(1, reportConnections - counterSlots - minuteSlots))
   // What erasure or retention removed is forgotten here (the lifecycle has cleared
   // this process's memberships) and announced to the other processes (store/forgets.ts).
   let bus: Bus | null = null
@@ -108,6 +109,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
       // (one each at the least).
       slots: new Slots(heavySlots, l.PG_STATEMENT_TIMEOUT_MS),
       counterSlots: new Slots(counterSlots, l.PG_STATEMENT_TIMEOUT_MS, 'REPORT_COUNTER_QUERIES_MAX'),
+      minuteSlots: new Slots(minuteSlots, l.PG_STATEMENT_TIMEOUT_MS, 'REPORT_MINUTE_QUERIES_MAX'),
     },
   }
   bus = connectBus(config, sql, deps, live, log)

@@ -151,9 +151,9 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, pa
     estimate: cached
       ? '~60 distinct requests, fresh for 5 s and then served stale while refreshed one at a time on an idle slot: nearly every answer ' +
         'a cache hit, ~1-2 ms in the server; offered ≈ 100 / (2 s + R) ≈ 50 req/s'
-      : 'every request a query (REPORT_CACHE_ENTRIES_MAX=0), in two lanes. Counts by hour and day read the counters (3-25 ms ' +
-        'alone at 10M events), and counts by minute over a day raw events (30-125 ms), in REPORT_COUNTER_QUERIES_MAX (1) slot: ' +
-        'they keep up. The other lane takes 32 of the 67 requests, ' +
+      : 'every request a query (REPORT_CACHE_ENTRIES_MAX=0), in three lanes. Counts by hour and day read the counters (3-25 ms ' +
+        'alone at 10M events) in REPORT_COUNTER_QUERIES_MAX (1) slot, counts by minute over a day raw events (30-140 ms) in ' +
+        'REPORT_MINUTE_QUERIES_MAX (1): they keep up. The third lane takes 32 of the 67 requests, ' +
         '~530 ms of SQL each on average alone at 10M on a 2-core Xeon (30-day funnels 0.6-2 s, 7-day 0.2-0.8 s, retention 4-580 ms; ' +
         '~50 ms at 1M): at 10M its REPORT_QUERIES_MAX (3) slots serve ~3-4 req/s of the ~26 offered, so expect its queue (waits of ' +
         'seconds, 503s past PG_STATEMENT_TIMEOUT_MS of waiting); at 1M it keeps up',

@@ -62,7 +62,7 @@ export interface Deps {
   // The report routes' result cache and query slots (http/report-cache.ts).
   // Two lanes: counts by hour or day (counter reads, a few ms) never wait behind a
   // funnel's hundreds of ms; everything else shares `slots`.
-  reports: { cache: ReportCache; slots: Slots; counterSlots: Slots }
+  reports: { cache: ReportCache; slots: Slots; counterSlots: Slots; minuteSlots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live
   // Runs open user erasures now; storage figures for /metrics (src/store/lifecycle.ts).

@@ -136,10 +136,12 @@ test('a report that outlives PG_STATEMENT_TIMEOUT_MS is stopped and answered 503
 })
 
 // Each lane (REPORT_QUERIES_MAX: funnels, retention, counts by minute over more than
-// REPORT_COUNTER_MINUTES_MAX minutes, here all of them; REPORT_COUNTER_QUERIES_MAX:
-// counts by hour and day) bounds its own reports.
+// REPORT_MINUTE_LANE_MINUTES_MAX minutes, here all of them; REPORT_MINUTE_QUERIES_MAX:
+// counts by minute over fewer; REPORT_COUNTER_QUERIES_MAX: counts by hour and day)
+// bounds its own reports.
 for (const lane of <{ setting: string; table: string; interval: string; env: Record<string, string> }[]>[
-  { setting: 'REPORT_QUERIES_MAX', table: 'event_counts_minute', interval: 'minute', env: { REPORT_COUNTER_MINUTES_MAX: '0' } },
+  { setting: 'REPORT_QUERIES_MAX', table: 'event_counts_minute', interval: 'minute', env: { REPORT_MINUTE_LANE_MINUTES_MAX: '0' } },
+  { setting: 'REPORT_MINUTE_QUERIES_MAX', table: 'event_counts_minute', interval: 'minute', env: {} },
   { setting: 'REPORT_COUNTER_QUERIES_MAX', table: 'event_counts_hour', interval: 'day', env: {} },
 ]) {
   test(`past ${lane.setting} running reports, a report waits its turn and is answered 503 if none comes in time`, async () => {
@@ -160,7 +162,7 @@ for (const lane of <{ setting: string; table: string; interval: string; env: Rec
       // depends on how fast A's rollback gave the slot back).
       expect([ra.status, rb.status, rc.status]).toEqual([503, 503, 503])
       expect(ra.body.error.message).toContain('PG_STATEMENT_TIMEOUT_MS')
-      const bounds = [rb, rc].map(r => r.body.error.message.match(/PG_STATEMENT_TIMEOUT_MS|REPORT_(COUNTER_)?QUERIES_MAX/)[0])
+      const bounds = [rb, rc].map(r => r.body.error.message.match(/PG_STATEMENT_TIMEOUT_MS|REPORT_(COUNTER_|MINUTE_)?QUERIES_MAX/)[0])
       expect(bounds).toContain(lane.setting)
     } finally {
       await hold.release()
@@ -169,8 +171,8 @@ for (const lane of <{ setting: string; table: string; interval: string; env: Rec
   })
 }
 
-test('counts by hour and day, and by minute over at most REPORT_COUNTER_MINUTES_MAX minutes, never wait behind the other lane; one minute more does', async () => {
-  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '5000', REPORT_QUERIES_MAX: '1', REPORT_COUNTER_MINUTES_MAX: '60', REPORT_CACHE_ENTRIES_MAX: '0' })
+test('counts by hour and day, and by minute over at most REPORT_MINUTE_LANE_MINUTES_MAX minutes, never wait behind the shared lane; one minute more does', async () => {
+  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '5000', REPORT_QUERIES_MAX: '1', REPORT_MINUTE_LANE_MINUTES_MAX: '60', REPORT_CACHE_ENTRIES_MAX: '0' })
   const q = await slow.project()
   expect((await slow.request('POST', '/v1/events', { key: q.api_key, body: { id: 'lane-1', name: 'Open', user_id: 'u', timestamp: new Date(T0 + 60_000).toISOString() } })).status).toBe(200)
   const get = (path: string) => slow.request('GET', path, { key: q.api_key })
@@ -202,6 +204,33 @@ test('counts by hour and day, and by minute over at most REPORT_COUNTER_MINUTES_
     const r = await over
     expect(r.status).toBe(200)
     expect(r.body.series).toHaveLength(61)
+  } finally {
+    await hold.release()
+    await slow.stop()
+  }
+})
+
+test('counts by hour and day never wait behind the minute lane: with it full, they are answered at once', async () => {
+  const slow = await startInlet({ PG_STATEMENT_TIMEOUT_MS: '5000', REPORT_CACHE_ENTRIES_MAX: '0' })
+  const q = await slow.project()
+  expect((await slow.request('POST', '/v1/events', { key: q.api_key, body: { id: 'lane-2', name: 'Open', user_id: 'u', timestamp: new Date(T0 + 60_000).toISOString() } })).status).toBe(200)
+  const get = (path: string) => slow.request('GET', path, { key: q.api_key })
+  const hold = holdTable(slow.sql, 'event_counts_minute')
+  try {
+    await hold.locked
+    // The minute lane's one slot (REPORT_MINUTE_QUERIES_MAX's default) is held by a
+    // report blocked on the lock, a second queues behind it.
+    const minute = [0, 1].map(k => get(`/v1/reports/counts?interval=minute&from=${T0 + k * DAY}&to=${T0 + k * DAY + 3_600_000}`))
+    await blockedOn(slow.sql, 'event_counts_minute')
+    for (const interval of ['hour', 'day']) {
+      const r = await get(`/v1/reports/counts?interval=${interval}&from=${T0}&to=${T0 + DAY}`)
+      expect(r.status).toBe(200)
+      expect(r.body.series[0]).toEqual({ bucket: new Date(T0).toISOString(), events: 1, users: 1 })
+    }
+    // The minute lane is still held: the counters did not wait for it.
+    expect(await blockedOn(slow.sql, 'event_counts_minute')).toBe(1)
+    await hold.release()
+    expect((await Promise.all(minute)).map(r => r.status)).toEqual([200, 200])
   } finally {
     await hold.release()
     await slow.stop()

@@ -1,10 +1,11 @@
 // GET /v1/reports/{counts,funnel,retention}: parameters parsed and held to their
 // bounds (REPORT_* settings; past one, a 422 that names it), then answered from a
 // small per-project result cache or from Postgres (src/store/reports.ts), in one of
-// two lanes: counts by hour and day, which read a row per bucket from the counters,
-// and by minute over at most REPORT_COUNTER_MINUTES_MAX minutes (REPORT_COUNTER_QUERIES_MAX
-// at once), and everything else (REPORT_QUERIES_MAX), so that a dashboard's counts
-// never queue behind its funnels.
+// three lanes, by cost: counts by hour and day, which read a row per bucket from the
+// counters (REPORT_COUNTER_QUERIES_MAX at once); counts by minute over at most
+// REPORT_MINUTE_LANE_MINUTES_MAX minutes, which read that many minutes of raw events
+// (REPORT_MINUTE_QUERIES_MAX); and everything else (REPORT_QUERIES_MAX). So a
+// dashboard's counts never queue behind its funnels, nor its counters behind a scan.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -67,7 +68,7 @@ function range(deps: Deps, q: { from?: string; to?: string }, roundMs: number, s
 
 const CACHED = ' Results are cached per project for REPORT_CACHE_TTL_MS, then served stale for up to REPORT_CACHE_STALE_MS ' +
   'while one refresh runs; header `X-Inlet-Report-Cache` says `hit`, `stale` or `miss`. 503 when a report outlives ' +
-  'PG_STATEMENT_TIMEOUT_MS or waits that long for a turn (REPORT_QUERIES_MAX; counts by hour and day, and by minute over at most REPORT_COUNTER_MINUTES_MAX minutes: REPORT_COUNTER_QUERIES_MAX).'
+  'PG_STATEMENT_TIMEOUT_MS or waits that long for a turn (REPORT_QUERIES_MAX; counts by hour and day: REPORT_COUNTER_QUERIES_MAX; by minute over at most REPORT_MINUTE_LANE_MINUTES_MAX minutes: REPORT_MINUTE_QUERIES_MAX).'
 const Time = t.String({ description: 'ISO-8601 with a zone, or epoch milliseconds' })
 const RangeQuery = {
   from: t.Optional(t.String({ description: 'inclusive; default: to minus 7 days' })),
@@ -119,8 +120,9 @@ export function reportRoutes(deps: Deps) {
       return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
         async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, limits)) }),
         // By minute, users come from raw events: over a day (a dashboard's usual
-        // minute chart) that is as cheap as the counters; longer, the shared lane.
-        interval === 'minute' && buckets > l.REPORT_COUNTER_MINUTES_MAX ? deps.reports.slots : deps.reports.counterSlots)
+        // minute chart) a lane of their own; longer, the shared lane.
+        interval !== 'minute' ? deps.reports.counterSlots
+          : buckets <= l.REPORT_MINUTE_LANE_MINUTES_MAX ? deps.reports.minuteSlots : deps.reports.slots)
     }, {
       query: t.Object({
         interval: t.Optional(t.Union([t.Literal('minute'), t.Literal('hour'), t.Literal('day')], { default: 'day' })),
