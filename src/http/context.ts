@@ -60,8 +60,9 @@ export interface Deps {
   memberships: MembershipCache
   onBug: OnBug
   // The report routes' result cache and query slots (http/report-cache.ts).
-  // Two lanes: counts by hour or day (counter reads, a few ms) never wait behind a
-  // funnel's hundreds of ms; everything else shares `slots`.
+  // Three lanes: counts by hour or day (counter reads, a few ms) and counts by
+  // minute over a day (raw events, tens of ms) never wait behind a funnel's hundreds
+  // of ms, nor the counters behind a minute scan; everything else shares `slots`.
   reports: { cache: ReportCache; slots: Slots; counterSlots: Slots; minuteSlots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live
