@@ -134,11 +134,12 @@ describe('lookup and revocation', () => {
     // read until the count has not moved for STATS_FLUSH_MS: every earlier lookup, on
     // any of the pool's connections, is in `before`, and none lands between the reads.
     const settled = async () => {
-      let n = await lookups()
-      for (let quiet = 0, t0 = Date.now(); quiet < STATS_FLUSH_MS && Date.now() - t0 < 15_000; quiet += 250) {
+      let n = await lookups(), stillMs = 0
+      for (const t0 = Date.now(); stillMs < STATS_FLUSH_MS && Date.now() - t0 < 15_000;) {
         await Bun.sleep(250)
         const m = await lookups()
-        if (m !== n) { n = m; quiet = -250 }
+        stillMs = m === n ? stillMs + 250 : 0
+        n = m
       }
       return n
     }
