@@ -64,23 +64,33 @@ export interface ListFilter {
   fromMs?: number
   toMs?: number
   limit: number
-  // Keyset position: the last event of the previous page.
-  after?: { timestampMs: number; id: string }
+  // Keyset position: the last event of the previous page, its time exact to the
+  // microsecond (MICROS below).
+  after?: { timestampUs: number; id: string }
 }
 
-// Newest first by (timestamp, id), a total order, so following the cursor never
-// skips or repeats an event that existed when the walk started.
-export async function listEvents(sql: Sql, projectId: number, f: ListFilter, deadlineMs: number): Promise<StoredEvent[]> {
+// A page, newest first by (timestamp, id), a total order, so following the cursor
+// never skips or repeats an event that existed when the walk started. Each event
+// carries its exact time in microseconds (at_us) for the cursor: an event written
+// by another tool may have a fraction of a millisecond, and a cursor at the
+// millisecond the JSON shows would skip the events later in that millisecond.
+export async function listEvents(sql: Sql, projectId: number, f: ListFilter, deadlineMs: number): Promise<{ events: StoredEvent[]; atUs: number[] }> {
   const at = (ms: number) => new Date(ms)
   const rows = await bounded(sql, deadlineMs, 'listing events', sql`
-    select ${sql.unsafe(columns)} from events
+    select ${sql.unsafe(columns)}, ${sql.unsafe(MICROS)} as at_us from events
     where project_id = ${projectId}
       ${f.name !== undefined ? sql`and name = ${f.name}` : sql``}
       ${f.userId !== undefined ? sql`and user_id = ${f.userId}` : sql``}
       ${f.fromMs !== undefined ? sql`and "timestamp" >= ${at(f.fromMs)}` : sql``}
       ${f.toMs !== undefined ? sql`and "timestamp" < ${at(f.toMs)}` : sql``}
-      ${f.after ? sql`and ("timestamp", id) < (${at(f.after.timestampMs)}, ${f.after.id})` : sql``}
+      ${f.after ? sql`and ("timestamp", id) < (${exactly(sql, f.after.timestampUs)}, ${f.after.id})` : sql``}
     order by "timestamp" desc, id desc
     limit ${f.limit}`)
-  return rows.map(toEvent)
+  return { events: rows.map(toEvent), atUs: rows.map(r => Number(r.at_us)) }
 }
+
+// Microseconds since the epoch, exact (as text: an int8 would come back as a string anyway).
+export const MICROS = `(extract(epoch from "timestamp") * 1000000)::int8::text`
+
+// The instant `us` microseconds after the epoch, as Postgres stores it.
+export const exactly = (sql: Sql, us: number) => sql`('epoch'::timestamptz + ${us}::int8 * interval '1 microsecond')`

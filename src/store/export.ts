@@ -4,7 +4,7 @@
 
 import type { StoredEvent } from '../event'
 import type { Sql } from './db'
-import { bounded, toEvent } from './events'
+import { bounded, exactly, MICROS, toEvent } from './events'
 
 const columns = 'id, type, name, "timestamp", received_at, user_id, anonymous_id, session_id, properties, context'
 
@@ -19,8 +19,6 @@ export interface ExportFilter {
 // a millisecond, and resuming from the millisecond the JSON shows would send it again).
 export interface ExportPosition { timestampUs: number; id: string }
 
-const exactly = (sql: Sql, p: ExportPosition) => sql`('epoch'::timestamptz + ${p.timestampUs}::int8 * interval '1 microsecond')`
-
 // The next `rows` events after `after` (null: from the start of the range), and where they end.
 export async function exportPage(sql: Sql, projectId: number, f: ExportFilter, after: ExportPosition | null,
   rows: number, deadlineMs: number): Promise<{ events: StoredEvent[]; last: ExportPosition | null }> {
@@ -29,15 +27,12 @@ export async function exportPage(sql: Sql, projectId: number, f: ExportFilter, a
     select ${sql.unsafe(columns)}, ${sql.unsafe(MICROS)} as at_us from events
     where project_id = ${projectId} and "timestamp" >= ${at(f.fromMs)} and "timestamp" < ${at(f.toMs)}
       ${f.name !== undefined ? sql`and name = ${f.name}` : sql``}
-      ${after ? sql`and ("timestamp", id) > (${exactly(sql, after)}, ${after.id})` : sql``}
+      ${after ? sql`and ("timestamp", id) > (${exactly(sql, after.timestampUs)}, ${after.id})` : sql``}
     order by "timestamp", id
     limit ${rows}`)
   const end = found[found.length - 1]
   return { events: found.map(toEvent), last: end ? { timestampUs: Number(end.at_us), id: end.id } : null }
 }
-
-// Microseconds since the epoch, exact (as text: an int8 would come back as a string anyway).
-const MICROS = `(extract(epoch from "timestamp") * 1000000)::int8::text`
 
 // Where to resume after the event `id` (the last one a dropped export delivered):
 // its timestamp, from event_ids; null when the project has no such event.

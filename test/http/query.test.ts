@@ -84,6 +84,32 @@ describe('reads', () => {
     expect(new Set(seen).size).toBe(seen.length)
   })
 
+  test('events written by another tool within one millisecond are each listed once, page by page', async () => {
+    const p = await inlet.project()
+    // Microseconds 200, 500 and 900 of one millisecond: the JSON shows all three as
+    // the same instant, so a cursor at that millisecond would skip the later two.
+    const ids = ['sub-200', 'sub-500', 'sub-900']
+    const at = (us: number) => inlet.sql`date_trunc('second', now()) + ${us} * interval '1 microsecond'`
+    for (const id of ids) {
+      const us = Number(id.slice(4))
+      await inlet.sql`insert into event_ids (project_id, id, "timestamp") values (${p.id}, ${id}, ${at(us)})`
+      await inlet.sql`insert into events (project_id, id, type, name, "timestamp", received_at, properties, context)
+        values (${p.id}, ${id}, 'track', 'Sub', ${at(us)}, now(), '{}', '{}')`
+    }
+    expect(await walk(p.api_key, 'name=Sub&limit=1')).toEqual(['sub-900', 'sub-500', 'sub-200'])
+    expect(await walk(p.api_key, 'name=Sub&limit=2')).toEqual(['sub-900', 'sub-500', 'sub-200'])
+    // A cursor of the earlier form, [milliseconds, id], still reads from that millisecond on.
+    const [first] = (await list(p.api_key, 'name=Sub&limit=1')).data
+    const old = Buffer.from(JSON.stringify([Date.parse(first.timestamp), 'zzz'])).toString('base64url')
+    expect((await list(p.api_key, `name=Sub&cursor=${old}`)).data).toEqual([])
+    const after = Buffer.from(JSON.stringify([Date.parse(first.timestamp) + 1, ''])).toString('base64url')
+    expect((await list(p.api_key, `name=Sub&cursor=${after}`)).data.map((e: { id: string }) => e.id)).toEqual(ids.slice().reverse())
+    // Past a millisecond's 999 microseconds the cursor is not one this server issued.
+    const bad = Buffer.from(JSON.stringify([Date.parse(first.timestamp), 'x', 1000])).toString('base64url')
+    const r = await inlet.request('GET', `/v1/events?cursor=${bad}`, { key: p.api_key })
+    expect([r.status, r.body.error.code, r.body.error.details]).toEqual([422, 'validation_failed', [{ path: '/cursor', message: 'is not a cursor this server issued' }]])
+  })
+
   test('project B never reads project A\'s events, by id or by list', async () => {
     const a = await inlet.project()
     const b = await inlet.project()

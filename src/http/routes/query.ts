@@ -25,14 +25,20 @@ function time(value: string | undefined, path: string): number | undefined {
   return ms
 }
 
-// The cursor is opaque to clients: base64url of the last event's (timestamp, id).
-export const encodeCursor = (timestampMs: number, id: string) =>
-  Buffer.from(JSON.stringify([timestampMs, id])).toString('base64url')
+// The cursor is opaque to clients: base64url of the last event's time and id, as
+// [milliseconds, id, microseconds past that millisecond] (the third was added later:
+// a cursor without it means 0).
+export const encodeCursor = (timestampUs: number, id: string) => {
+  const ms = Math.floor(timestampUs / 1000)
+  return Buffer.from(JSON.stringify([ms, id, timestampUs - ms * 1000])).toString('base64url')
+}
 
-function decodeCursor(cursor: string): { timestampMs: number; id: string } {
+function decodeCursor(cursor: string): { timestampUs: number; id: string } {
   try {
-    const [timestampMs, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (Number.isSafeInteger(timestampMs) && typeof id === 'string') return { timestampMs, id }
+    const [ms, id, us = 0] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Number.isSafeInteger(ms) && typeof id === 'string' && Number.isInteger(us) && us >= 0 && us < 1000) {
+      return { timestampUs: ms * 1000 + us, id }
+    }
   } catch {}
   throw invalid('/cursor', 'is not a cursor this server issued')
 }
@@ -78,12 +84,11 @@ export function queryRoutes(deps: Deps) {
         limit: limit + 1,
         after: query.cursor ? decodeCursor(query.cursor) : undefined,
       }
-      const rows = await deps.reads.read(sql => listEvents(sql, owner.projectId, filter, deadlineMs))
-      const more = rows.length > limit
-      const data = more ? rows.slice(0, limit) : rows
-      const last = data[data.length - 1]
+      const { events, atUs } = await deps.reads.read(sql => listEvents(sql, owner.projectId, filter, deadlineMs))
+      const more = events.length > limit
+      const data = more ? events.slice(0, limit) : events
       if (deps.spill) set.headers['x-inlet-pending-events'] = deps.spill.pendingFor(owner.projectId)
-      return json({ data, next_cursor: more ? encodeCursor(Date.parse(last.timestamp), last.id) : null }, set)
+      return json({ data, next_cursor: more ? encodeCursor(atUs[limit - 1], data[limit - 1].id) : null }, set)
     }, {
       query: t.Object({
         name: t.Optional(t.String()), user_id: t.Optional(t.String()),
