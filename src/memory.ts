@@ -14,9 +14,16 @@
 // - no collections: W4 peak RSS 400-457 MiB; W1 stress 60-67k events/s at 274-284;
 // - bound 150 MiB, 15%: W4 304-324 MiB at ~4.2k req/s instead of ~5k; W1 stress
 //   58k events/s at 203 MiB (-13%);
-// - bound 256 MiB, 15% (the default): W4 329-345 MiB; W1 stress 62k at 262 MiB;
+// - bound 256 MiB, 15%: W4 329-345 MiB; W1 stress 62k at 262 MiB;
 // - every 200 ms whatever it cost: W4 241-264 MiB, but one run of three fell to
 //   2,000 req/s with p99 18 s (pauses while 10,000 connects arrive).
+// Those on earlier code. On the code of 2026-12-02, another 2-core box, four W4 runs
+// and two W1 runs each, alternated (`--env MEMORY_GC_RSS_BYTES=...`):
+// - 256 MiB: W4 296-328 MiB (3 of 4 over 300) at 3,599-4,355 req/s; W1 stress
+//   36.9-38.5k events/s at 256-262 MiB, 0.85-0.91x the baseline of the same run;
+// - 192 MiB (the default): W4 279-294 MiB at 3,515-4,438 req/s; W1 stress
+//   35.3-39.6k events/s at 201-202 MiB, 0.91-0.92x the baseline; ~10% more server
+//   CPU per W1 stress request (the extra collections), not the bound there.
 
 import type { Metrics } from './metrics'
 
