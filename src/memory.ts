@@ -17,13 +17,17 @@
 // - bound 256 MiB, 15%: W4 329-345 MiB; W1 stress 62k at 262 MiB;
 // - every 200 ms whatever it cost: W4 241-264 MiB, but one run of three fell to
 //   2,000 req/s with p99 18 s (pauses while 10,000 connects arrive).
-// Those on earlier code. On the code of 2026-12-02, another 2-core box, four W4 runs
-// and two W1 runs each, alternated (`--env MEMORY_GC_RSS_BYTES=...`):
-// - 256 MiB: W4 296-328 MiB (3 of 4 over 300) at 3,599-4,355 req/s; W1 stress
-//   36.9-38.5k events/s at 256-262 MiB, 0.85-0.91x the baseline of the same run;
-// - 192 MiB (the default): W4 279-294 MiB at 3,515-4,438 req/s; W1 stress
-//   35.3-39.6k events/s at 201-202 MiB, 0.91-0.92x the baseline; ~10% more server
-//   CPU per W1 stress request (the extra collections), not the bound there.
+// Those on earlier code. On the code of 2026-12-02, another 2-core box, W4 and W1
+// runs alternated (`--env MEMORY_GC_RSS_BYTES=...`):
+// - 256 MiB: W4 287-328 MiB in 7 runs (mean 305, 5 over 300) at 3,599-4,355 req/s;
+//   W1 stress 36.9-38.5k events/s at 256-262 MiB, 0.85-0.91x the baseline of the run;
+// - 192 MiB (the default): W4 279-306 MiB in 8 runs (mean 293, 2 over 300; one of
+//   them a full `bun run bench`) at 3,515-4,438 req/s; W1 stress 35.3-39.6k events/s
+//   at 200-202 MiB, 0.91-0.92x the baseline; ~10% more server CPU per W1 stress
+//   request (the extra collections), which is not its bound;
+// - 160 MiB: W4 286-315 MiB in 3 runs: no lower than 192.
+// The bound trims W4's peak; the rest of it is the burst's native memory (10,000
+// sockets and their requests), which no collection frees sooner.
 
 import type { Metrics } from './metrics'
 
