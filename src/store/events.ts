@@ -66,15 +66,18 @@ export interface ListFilter {
   limit: number
   // Keyset position: the last event of the previous page, its time exact to the
   // microsecond (MICROS below).
-  after?: { timestampUs: number; id: string }
+  after?: ListPosition
 }
 
-// A page, newest first by (timestamp, id), a total order, so following the cursor
-// never skips or repeats an event that existed when the walk started. Each event
-// carries its exact time in microseconds (at_us) for the cursor: an event written
-// by another tool may have a fraction of a millisecond, and a cursor at the
-// millisecond the JSON shows would skip the events later in that millisecond.
-export async function listEvents(sql: Sql, projectId: number, f: ListFilter, deadlineMs: number): Promise<{ events: StoredEvent[]; atUs: number[] }> {
+export interface ListPosition { timestampUs: number; id: string }
+
+// A page of up to `limit` events, newest first by (timestamp, id), a total order, so
+// following the cursor never skips or repeats an event that existed when the walk
+// started; `next` is where the next page starts (null: this is the last). Its time
+// is exact to the microsecond: an event written by another tool may have a fraction
+// of a millisecond, and a position at the millisecond the JSON shows would skip the
+// events later in that millisecond.
+export async function listEvents(sql: Sql, projectId: number, f: ListFilter, deadlineMs: number): Promise<{ events: StoredEvent[]; next: ListPosition | null }> {
   const at = (ms: number) => new Date(ms)
   const rows = await bounded(sql, deadlineMs, 'listing events', sql`
     select ${sql.unsafe(columns)}, ${sql.unsafe(MICROS)} as at_us from events
@@ -85,8 +88,11 @@ export async function listEvents(sql: Sql, projectId: number, f: ListFilter, dea
       ${f.toMs !== undefined ? sql`and "timestamp" < ${at(f.toMs)}` : sql``}
       ${f.after ? sql`and ("timestamp", id) < (${exactly(sql, f.after.timestampUs)}, ${f.after.id})` : sql``}
     order by "timestamp" desc, id desc
-    limit ${f.limit}`)
-  return { events: rows.map(toEvent), atUs: rows.map(r => Number(r.at_us)) }
+    limit ${f.limit + 1}`)
+  // One more row than the page: whether there is a next one.
+  const page = rows.length > f.limit ? rows.slice(0, f.limit) : rows
+  const last = page[page.length - 1]
+  return { events: page.map(toEvent), next: rows.length > f.limit ? { timestampUs: Number(last.at_us), id: last.id } : null }
 }
 
 // Microseconds since the epoch, exact (as text: an int8 would come back as a string anyway).

@@ -10,7 +10,7 @@ import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
 import { getDeadLettered } from '../../store/dead-letter'
-import { bounded, getEvent, listEvents } from '../../store/events'
+import { bounded, getEvent, listEvents, type ListPosition } from '../../store/events'
 import { authenticate, type Deps } from '../context'
 import { json } from '../respond'
 import { doc, Event, EventList } from '../schemas'
@@ -28,12 +28,12 @@ function time(value: string | undefined, path: string): number | undefined {
 // The cursor is opaque to clients: base64url of the last event's time and id, as
 // [milliseconds, id, microseconds past that millisecond] (the third was added later:
 // a cursor without it means 0).
-export const encodeCursor = (timestampUs: number, id: string) => {
+export const encodeCursor = ({ timestampUs, id }: ListPosition) => {
   const ms = Math.floor(timestampUs / 1000)
   return Buffer.from(JSON.stringify([ms, id, timestampUs - ms * 1000])).toString('base64url')
 }
 
-function decodeCursor(cursor: string): { timestampUs: number; id: string } {
+function decodeCursor(cursor: string): ListPosition {
   try {
     const [ms, id, us = 0] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
     if (Number.isSafeInteger(ms) && typeof id === 'string' && Number.isInteger(us) && us >= 0 && us < 1000) {
@@ -81,14 +81,12 @@ export function queryRoutes(deps: Deps) {
         userId: query.user_id || undefined,
         fromMs: time(query.from, '/from'),
         toMs: time(query.to, '/to'),
-        limit: limit + 1,
+        limit,
         after: query.cursor ? decodeCursor(query.cursor) : undefined,
       }
-      const { events, atUs } = await deps.reads.read(sql => listEvents(sql, owner.projectId, filter, deadlineMs))
-      const more = events.length > limit
-      const data = more ? events.slice(0, limit) : events
+      const { events, next } = await deps.reads.read(sql => listEvents(sql, owner.projectId, filter, deadlineMs))
       if (deps.spill) set.headers['x-inlet-pending-events'] = deps.spill.pendingFor(owner.projectId)
-      return json({ data, next_cursor: more ? encodeCursor(atUs[limit - 1], data[limit - 1].id) : null }, set)
+      return json({ data: events, next_cursor: next ? encodeCursor(next) : null }, set)
     }, {
       query: t.Object({
         name: t.Optional(t.String()), user_id: t.Optional(t.String()),
