@@ -84,6 +84,9 @@ describe('not now: the write spills or is retried, never refused', () => {
     try {
       const [{ pid }] = await victim`select pg_backend_pid() as pid`
       const sleeping = victim`select pg_sleep(10)`.execute()
+      // Handled from the start: the cancellation may land before expectClass awaits it
+      // (an unhandled rejection in between failed this test now and then).
+      sleeping.catch(() => {})
       await Bun.sleep(100)
       await sql`select pg_cancel_backend(${pid})`
       await expectClass(() => sleeping, '57014', 'not_now')
@@ -123,6 +126,9 @@ describe('not now: the write spills or is retried, never refused', () => {
     try {
       const [{ pid }] = await victim`select pg_backend_pid() as pid`
       const sleeping = victim`select pg_sleep(10)`.execute()
+      // Handled from the start: the cancellation may land before expectClass awaits it
+      // (an unhandled rejection in between failed this test now and then).
+      sleeping.catch(() => {})
       await Bun.sleep(100)
       await sql`select pg_terminate_backend(${pid})`
       // Postgres sends FATAL 57P01 and closes; postgres.js reports whichever it reads first.
