@@ -23,6 +23,7 @@ import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
 import { Bus, NOTIFY_PAYLOAD_BYTES_MAX } from './store/bus'
 import { announceForget, type Forgotten, onForget } from './store/forgets'
+import { DayIndex } from './store/day-index'
 import { connect, type Sql } from './store/db'
 import { PostgresHealth } from './store/health'
 import { ReadRouter } from './store/replica'
@@ -59,7 +60,9 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   // User-day memberships known to be stored (erasure and retention clear it).
   const memberships = new MembershipCache(l.MEMBERSHIP_CACHE_ENTRIES_MAX)
-  const writer = new PostgresWriter(sql, metrics, memberships, shardBaseOf(config.processIndex, l.PG_POOL_MAX))
+  // What funnels and retention read, in memory; told of every commit (erasure and retention clear it).
+  const dayIndex = new DayIndex(l.REPORT_INDEX_BYTES_MAX, l.RETENTION_DAYS_DEFAULT)
+  const writer = new PostgresWriter(sql, metrics, memberships, shardBaseOf(config.processIndex, l.PG_POOL_MAX), dayIndex)
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
   const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
   // The console's live stream, receipts and rejection log: told of each settled batch.
@@ -78,6 +81,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   let bus: Bus | null = null
   const removed = (projectIds: number[]) => {
     reportCache.forget(projectIds)
+    dayIndex.forget(projectIds)
     if (bus && !announceForget(bus, projectIds)) {
       log('warn', 'could not tell the other processes to forget cached reports; they count what was removed until REPORT_CACHE_TTL_MS + REPORT_CACHE_STALE_MS',
         { projects: projectIds.length })
@@ -105,6 +109,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
     lifecycle,
     reports: {
       cache: reportCache,
+      index: dayIndex,
       // Together never more than the connections left once the flushers have theirs
       // (one each at the least).
       slots: new Slots(heavySlots, l.PG_STATEMENT_TIMEOUT_MS),
@@ -168,6 +173,7 @@ function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log):
   // Another process erased or expired events: as if this one had (Lifecycle's `changed`).
   onForget(bus, (what: Forgotten) => {
     deps.memberships.clear()
+    deps.reports.index.forget(what === 'all' ? null : what)
     if (what === 'all') deps.reports.cache.clear()
     else deps.reports.cache.forget(what)
   })

@@ -2,6 +2,7 @@
 // per-request helpers shared by the route files: authentication with rate
 // limiting, and the request context that ingest routes hand to ingest/.
 
+import type { DayIndex } from '../store/day-index'
 import type { Config } from '../config'
 import { InletError } from '../errors'
 import type { StoredEvent } from '../event'
@@ -63,7 +64,7 @@ export interface Deps {
   // Three lanes: counts by hour or day (counter reads, a few ms) and counts by
   // minute over a day (raw events, tens of ms) never wait behind a funnel's hundreds
   // of ms, nor the counters behind a minute scan; everything else shares `slots`.
-  reports: { cache: ReportCache; slots: Slots; counterSlots: Slots; minuteSlots: Slots }
+  reports: { cache: ReportCache; index: DayIndex; slots: Slots; counterSlots: Slots; minuteSlots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live
   // Runs open user erasures now; storage figures for /metrics (src/store/lifecycle.ts).

@@ -1,17 +1,16 @@
-// Report queries: counts, funnels and retention, each one read-only transaction
+// Report queries: counts here, funnels and retention in journeys.ts, each one read-only transaction
 // under a statement timeout, always scoped to one project.
 //
 // Where each figure comes from (see sql/003_reports.sql for the tables):
 // - counts, events: event_counts_minute (minute) or event_counts_hour (hour, day);
 // - counts, users by day and by hour: user_counts_day and user_counts_hour, counters
 //   that the write statement keeps from the membership rows it adds (sql/013);
-// - retention, and those counters: event_users_day (membership rows: distinct users
-//   are not summable, so they are kept per user and day, exact, with a bit per hour
-//   of the day the user was seen in: sql/011). A separate per-hour membership table
-//   cost ~45% of ingest throughput (measured); the bits cost an update only when a
+// - those counters: event_users_day (membership rows: distinct users are not
+//   summable, so they are kept per user and day, exact, with a bit per hour of the
+//   day the user was seen in: sql/011). A separate per-hour membership table cost
+//   ~45% of ingest throughput (measured); the bits cost an update only when a
 //   user-day gains an hour;
-// - funnels: users' first times per name and day in event_users_day, with raw
-//   events read only where those cannot decide (funnel.ts);
+// - funnels and retention: the day index in memory (day-index.ts, journeys.ts);
 // - counts, users by minute: raw events over at most REPORT_BUCKETS_MAX minutes, on
 //   the covering (project_id, name, timestamp) include (user_id, anonymous_id) index
 //   (without a name: one range of it per name the project has in the range).
@@ -62,33 +61,29 @@ export interface ReportLimits { timeoutMs: number; workMemKb: number; parallelWo
 // `limits.timeoutMs`, so a report never holds a request (or a connection) longer
 // than that. The same bound holds on the client side, for a Postgres that does not
 // answer at all.
+// `snapshot`: 'transaction' runs every statement in one snapshot (repeatable read),
+// for reports whose statements must agree (journeys.ts and the day index).
 export async function bounded<T>(sql: Sql, limits: ReportLimits, what: string, fn: (tx: Sql) => Promise<T>,
-  plans: 'custom' | 'cached' = 'cached'): Promise<T> {
+  plans: 'custom' | 'cached' = 'cached', snapshot: 'statement' | 'transaction' = 'statement'): Promise<T> {
   const { timeoutMs } = limits
   try {
-    const work = sql.begin('read only', async tx => {
-      // Report joins are many rows to many: a nested loop is never the right plan, and
-      // the planner picks one when statistics lag behind fresh rollup rows (measured:
-      // 8.5 s instead of 10 ms on 30k events right after they were written).
-      // JIT off: a lateral lookup (funnel.ts) can only be a nested loop, whose disable
-      // cost pushes the plan's cost past jit_above_cost; compiling it took 2.5 s for a
-      // query that runs in 20 ms (measured).
-      // Sort off: every join and grouping is on user keys, tens of thousands: hashed,
-      // never sorted (the planner estimates a CTE at 200 rows and sorts text keys under
-      // the database collation, spilling to disk: 100 ms of a 7-day funnel step,
-      // measured). work_mem: a step's hash tables are a few MB; this keeps them in one batch.
-      // Parallel workers: on a 2-core host a 30-day funnel took 16-80% more Postgres
-      // CPU with them and was no faster (measured), and reports run beside ingest.
+    const work = sql.begin(snapshot === 'transaction' ? 'isolation level repeatable read read only' : 'read only', async tx => {
+      // Nested loops off: the planner picks one when statistics lag behind fresh
+      // rollup rows (measured: 8.5 s instead of 10 ms on 30k events right after they
+      // were written, when funnels were joins). JIT off: compiling cost seconds for
+      // queries that run in milliseconds (measured, 2.5 s for 20 ms). Sort off: the
+      // distinct (minute, user) pairs of counts by minute are hashed, never sorted
+      // under the database collation; work_mem keeps that hash in one batch.
+      // Parallel workers: on a 2-core host they cost 16-80% more Postgres CPU and
+      // were no faster (measured), and reports run beside ingest.
       // Plans (`plans`): postgres.js prepares every statement, and from its sixth run
       // on a connection Postgres may keep a generic plan, made without the range: it
       // cannot prune partitions at plan time and it judges days that were empty when
       // it was made. Counts by minute on such a plan read the time index and a heap
       // page per event instead of the covering (project_id, name, timestamp) one: 428
-      // against 103 ms for a day of the 2M-event project (measured), so counts are
-      // planned for their range every time. A funnel keeps the cached plan: its
-      // lookup of raw events is bounded by each user's time, not the range, so every
-      // partition is in its plan, and planning ~100 of them each time cost more than
-      // it saved (3-step 7-day p50 +7-10 ms, measured).
+      // against 103 ms for a day of the 2M-event project (measured), so range reads
+      // of raw events (counts by minute, the day index's loads) are planned for their
+      // range every time.
       await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('enable_nestloop', 'off', true),
                       set_config('jit', 'off', true), set_config('enable_sort', 'off', true),
                       set_config('work_mem', ${`${limits.workMemKb}kB`}, true),
@@ -171,56 +166,4 @@ export async function countsReport(sql: Sql, projectId: number, q: CountsQuery, 
   for (const r of rows[0]) byBucket.get((r.b as Date).getTime())!.events = r.n as number
   for (const r of rows[1]) byBucket.get((r.b as Date).getTime())!.users = r.n as number
   return series
-}
-
-export interface RetentionQuery {
-  fromMs: number; toMs: number; interval: RetentionInterval; periods: number
-  cohortEvent: string; returnEvent: string | null // null: any event
-}
-export interface Cohort { cohort: string; users: number; retained: number[] }
-
-// A user's cohort is the period of their first cohort_event in [from, to);
-// retained[k] counts the cohort's users with return_event on some day of the k-th
-// period after the cohort's own (k = 0 is that period), also past `to`.
-export async function retentionReport(sql: Sql, projectId: number, q: RetentionQuery, limits: ReportLimits): Promise<Cohort[]> {
-  const size = INTERVAL_MS[q.interval], days = size / INTERVAL_MS.day
-  assert(q.fromMs % INTERVAL_MS.day === 0 && q.toMs % INTERVAL_MS.day === 0 && q.fromMs < q.toMs, 'retention range is whole days')
-  const returnsToMs = q.toMs + q.periods * size
-  const rows = await bounded(sql, limits, 'retention', async tx => {
-    return await tx`
-    with first as (
-      select user_key, min(day) as d from event_users_day
-      where project_id = ${projectId} and name = ${q.cohortEvent}
-        and day >= ${day(q.fromMs)}::date and day < ${day(q.toMs)}::date
-      group by user_key
-    ), c as (
-      select user_key, date_trunc(${q.interval}, d::timestamp)::date as cp from first
-    ), returned as (
-      -- Distinct (cohort, period, user) by hashing: count(distinct) sorts the user keys
-      -- under the database collation (measured: most of a 30-day report's time).
-      select distinct c.cp, (date_trunc(${q.interval}, d.day::timestamp)::date - c.cp) / ${days}::int as k, c.user_key
-      from c join event_users_day d
-        on d.project_id = ${projectId} and d.name = ${q.returnEvent ?? ANY_NAME} and d.user_key = c.user_key
-       and d.day >= ${day(q.fromMs)}::date and d.day < ${day(returnsToMs)}::date
-       and d.day >= c.cp and d.day < c.cp + ${q.periods * days}::int
-    ), r as (
-      select cp, k, count(*)::int8 as n from returned group by 1, 2
-    )
-    select cp::timestamp at time zone 'UTC' as cp, -1 as k, count(*)::int8 as n from c group by 1
-    union all
-    select cp::timestamp at time zone 'UTC', k, n from r`
-  })
-  const byCohort = new Map<number, Cohort>()
-  const cohorts: Cohort[] = []
-  for (let ms = floorTo(q.fromMs, q.interval); ms < q.toMs; ms += size) {
-    const c = { cohort: new Date(ms).toISOString(), users: 0, retained: new Array<number>(q.periods).fill(0) }
-    byCohort.set(ms, c)
-    cohorts.push(c)
-  }
-  for (const r of rows) {
-    const c = byCohort.get((r.cp as Date).getTime())!
-    if (r.k === -1) c.users = r.n as number
-    else c.retained[r.k as number] = r.n as number
-  }
-  return cohorts
 }

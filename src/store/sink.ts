@@ -11,7 +11,7 @@ import type { Sql } from './db'
 import { DeadlineError, Inflight, withDeadline } from './deadline'
 import { classify, errorCode } from './outcomes'
 import type { MembershipCache } from './memberships'
-import { insertEvents } from './write'
+import { type Committed, insertEvents } from './write'
 
 // The first rollup shard of process `index`: each process owns PG_POOL_MAX + 1 of
 // them (its drainer's, then one per write in flight, which the pool bounds).
@@ -33,7 +33,7 @@ export class PostgresWriter {
 
   constructor(
     private readonly sql: Sql, private readonly metrics: Metrics, private readonly memberships?: MembershipCache,
-    private readonly shardBase = 0,
+    private readonly shardBase = 0, private readonly committed?: Committed,
   ) {
     this.nextShard = shardBase + 1
   }
@@ -41,7 +41,7 @@ export class PostgresWriter {
   write(rows: EventRow[], deadlineMs: number, abort: AbortSignal) {
     const shard = this.freeShards.pop() ?? this.nextShard++
     const inflight = new Inflight()
-    const work = insertEvents(this.sql, rows, { shard, inflight, memberships: this.memberships })
+    const work = insertEvents(this.sql, rows, { shard, inflight, memberships: this.memberships, committed: this.committed })
       .finally(() => this.freeShards.push(shard))
     // Every failure is counted by what Postgres (or the socket) said, even when it
     // comes after the deadline; the deadline itself is counted as a timeout.
@@ -67,7 +67,7 @@ export class PostgresWriter {
     const refused: DeadLettered[] = []
     const inflight = new Inflight()
     const work = insertEvents(this.sql, batch.map(s => s.row), {
-      shard: this.shardBase, inflight, memberships: this.memberships,
+      shard: this.shardBase, inflight, memberships: this.memberships, committed: this.committed,
       onRefused: async (tx, found) => {
         const items = found.map(f => ({ ...f, spilledAtMs: spilledAt.get(f.row) ?? null }))
         await deadLetter(tx, items)

@@ -39,7 +39,13 @@ export interface WriteOptions {
   memberships?: MembershipCache
   // Filled by the statements of one insertEvents: the rows that may teach `memberships`.
   learn?: Learned[]
+  // Told what a write committed on its own (not inside a caller's transaction, nor
+  // the rare isolating one): the rows it inserted and its transaction id (the day
+  // index appends them: day-index.ts).
+  committed?: Committed
 }
+
+export interface Committed { committed(xid: number, rows: readonly EventRow[]): void }
 
 // Writes rows and returns an outcome per row in input order. A row whose (project,
 // id) appears earlier in the same batch is a duplicate of that earlier row.
@@ -65,6 +71,7 @@ export async function insertEvents(sql: Sql, rows: EventRow[], opts: WriteOption
   // Committed (a statement, or the isolating transaction, has returned): remember
   // the memberships of the rows it inserted; a duplicate's may not be stored.
   if (learn.length > 0 && written.inserted.size > 0) opts.memberships!.learned(learn, written.inserted)
+  if (opts.committed && written.xid !== undefined && written.inserted.size > 0) opts.committed.committed(written.xid, [...written.inserted])
   const outcomes: RowOutcome[] = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const f = firstOf[i]
@@ -75,16 +82,18 @@ export async function insertEvents(sql: Sql, rows: EventRow[], opts: WriteOption
 }
 
 // By row object: `unique` holds the first occurrence of every (project, id).
+// `xid`: the transaction that committed them, when it was the write statement alone.
 interface Written {
   inserted: Set<EventRow>
   refused: Map<EventRow, Refusal>
+  xid?: number
 }
 
 async function write(sql: Sql, unique: EventRow[], opts: WriteOptions): Promise<Written> {
   const shard = opts.shard ?? 0
   if (opts.inTransaction) return isolate(sql, unique, shard, opts)
   try {
-    return { inserted: await statement(sql, unique, shard, opts), refused: new Map() }
+    return { ...await statement(sql, unique, shard, opts), refused: new Map() }
   } catch (error) {
     if (!isDataError(error)) throw error
   }
@@ -103,7 +112,7 @@ async function isolate(tx: Sql, unique: EventRow[], shard: number, opts: WriteOp
     try {
       const got = await (tx as unknown as { savepoint<T>(fn: (sp: Sql) => Promise<T>): Promise<T> })
         .savepoint(sp => statement(sp, part, shard, opts))
-      for (const k of got) inserted.add(k)
+      for (const k of got.inserted) inserted.add(k)
     } catch (error) {
       if (!isDataError(error)) throw error
       if (hi - lo === 1) {
@@ -187,8 +196,9 @@ const STATEMENT = `
   -- an insert sets them all) is a new user of its day; a newly set bit a new user of its hour.
   ${userCountsCtes({ rows: 'users_day', shard: '$2::int2', isNew: 'added = hours', bits: 'added' })}
   -- One character per input row, in order: 1 inserted, 0 already stored. One short
-  -- row to parse instead of one row per event.
-  select string_agg(case when ins.id is null then '0' else '1' end, '' order by input.k) as v
+  -- row to parse instead of one row per event. And the transaction's id, which
+  -- tells the day index whether a snapshot it read holds these rows.
+  select string_agg(case when ins.id is null then '0' else '1' end, '' order by input.k) as v, pg_current_xact_id()::text as x
   from input left join ins on ins.project_id = input.p and ins.id = input.i`
 
 // For bench/lib/rollup-cost.ts (EXPLAIN ANALYZE of this statement, per rollup table).
@@ -208,13 +218,13 @@ export function writeBody(rows: EventRow[], m?: MembershipCache, learn?: Learned
   return body + ']'
 }
 
-// Resolves with the rows it inserted.
-async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<Set<EventRow>> {
+// Resolves with the rows it inserted and its transaction id.
+async function statement(sql: Sql, rows: EventRow[], shard: number, opts: WriteOptions): Promise<{ inserted: Set<EventRow>; xid: number }> {
   const body = writeBody(rows, opts.memberships, opts.learn)
   const query = sql.unsafe(STATEMENT, [body, shard], { prepare: true })
-  const [{ v }] = await (opts.inflight ? opts.inflight.track(query) : query)
+  const [{ v, x }] = await (opts.inflight ? opts.inflight.track(query) : query)
   assert(typeof v === 'string' && v.length === rows.length, 'the write statement answers one verdict per row')
   const inserted = new Set<EventRow>()
   for (let k = 0; k < rows.length; k++) if (v.charCodeAt(k) === 49) inserted.add(rows[k]) // '1'
-  return inserted
+  return { inserted, xid: Number(x) }
 }

@@ -177,12 +177,12 @@ test('counts by hour and day, and by minute over at most REPORT_MINUTE_LANE_MINU
   expect((await slow.request('POST', '/v1/events', { key: q.api_key, body: { id: 'lane-1', name: 'Open', user_id: 'u', timestamp: new Date(T0 + 60_000).toISOString() } })).status).toBe(200)
   const get = (path: string) => slow.request('GET', path, { key: q.api_key })
   const minutes = (n: number) => get(`/v1/reports/counts?interval=minute&from=${T0}&to=${T0 + n * 60_000}`)
-  const hold = holdTable(slow.sql, 'event_users_day')
+  const hold = holdTable(slow.sql, 'erasures')
   try {
     await hold.locked
     // The other lane's one slot is held by a funnel blocked on the lock.
     const funnel = get(`/v1/reports/funnel?steps=Open,Close&from=${T0}&to=${T0 + DAY}`)
-    await blockedOn(slow.sql, 'event_users_day')
+    await blockedOn(slow.sql, 'erasures')
     for (const interval of ['hour', 'day']) {
       const r = await get(`/v1/reports/counts?interval=${interval}&from=${T0}&to=${T0 + DAY}`)
       expect(r.status).toBe(200)
@@ -198,7 +198,7 @@ test('counts by hour and day, and by minute over at most REPORT_MINUTE_LANE_MINU
     await Bun.sleep(300)
     expect(answered).toBe(false)
     // The funnel is still held: nothing above waited for it.
-    expect(await blockedOn(slow.sql, 'event_users_day')).toBe(1)
+    expect(await blockedOn(slow.sql, 'erasures')).toBe(1)
     await hold.release()
     expect((await funnel).body.steps.map((s: { users: number }) => s.users)).toEqual([1, 0])
     const r = await over

@@ -10,11 +10,10 @@
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
 import { parseTime } from '../../ingest/validate'
+import { funnelReport, retentionReport } from '../../store/journeys'
 import {
-  ceilTo, countsReport, floorTo, INTERVAL_MS, retentionReport, type ReportLimits,
-  type CountsInterval, type RetentionInterval,
+  ceilTo, countsReport, floorTo, INTERVAL_MS, type ReportLimits, type CountsInterval, type RetentionInterval,
 } from '../../store/reports'
-import { funnelReport } from '../../store/funnel'
 import { authenticate, type Deps } from '../context'
 import { doc } from '../schemas'
 
@@ -147,7 +146,7 @@ export function reportRoutes(deps: Deps) {
       const withinS = integer(query.within, '/within', DEFAULT_WITHIN_S, 1, l.REPORT_RANGE_DAYS_MAX * 86_400, 'seconds, at most REPORT_RANGE_DAYS_MAX')
       const { fromMs, toMs } = range(deps, query, INTERVAL_MS.minute)
       return answer(set, owner.projectId, ['funnel', steps, withinS, fromMs, toMs],
-        async () => ({ steps: await deps.reads.read(sql => funnelReport(sql, owner.projectId, { fromMs, toMs, steps, withinS }, limits)) }))
+        async () => ({ steps: await deps.reads.read(sql => funnelReport(sql, deps.reports.index, owner.projectId, { fromMs, toMs, steps, withinS }, limits)) }))
     }, {
       query: t.Object({
         steps: t.String({ description: 'event names in order, separated by commas, e.g. PageView,AddToCart,Purchase' }),
@@ -172,7 +171,7 @@ export function reportRoutes(deps: Deps) {
       const r = range(deps, query, INTERVAL_MS.day)
       const fromMs = floorTo(r.fromMs, interval), toMs = ceilTo(r.toMs, interval)
       return answer(set, owner.projectId, ['retention', cohortEvent, returnEvent, interval, periods, fromMs, toMs],
-        async () => ({ cohorts: await deps.reads.read(sql => retentionReport(sql, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, limits)) }))
+        async () => ({ cohorts: await deps.reads.read(sql => retentionReport(sql, deps.reports.index, owner.projectId, { fromMs, toMs, interval, periods, cohortEvent, returnEvent }, limits)) }))
     }, {
       query: t.Object({
         cohort_event: t.String({ description: 'a user joins the cohort of the period of their first such event in [from, to)' }),

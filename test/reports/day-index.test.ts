@@ -1,0 +1,124 @@
+// The day index (src/store/day-index.ts) that funnels and retention read from
+// memory stays exact while events keep arriving: through this process's commits
+// (appended, not read again), late events into days it holds, another process
+// writing to the same database, concurrent ingest, and a bound small enough that
+// it evicts on every report. Each report is compared with brute force over exactly
+// the events stored at that moment.
+
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { startInlet, type TestInlet } from '../support/inlet'
+import { bruteFunnel, bruteRetention, generate, prng, type Ev } from './brute'
+
+const DAY = 86_400_000
+const today = Math.floor(Date.now() / DAY) * DAY
+// Ten days ending today, so that today (the day commits land in) is in every range.
+const START = today - 9 * DAY
+const iso = (ms: number) => new Date(ms).toISOString()
+
+let inlet: TestInlet
+let project: { id: number; api_key: string }
+let stored: Ev[] = []
+
+const FUNNEL = `steps=PageView,AddToCart,Purchase&within=3600&from=${iso(START)}&to=${iso(today + DAY)}`
+const RETENTION = (ret: string) => `cohort_event=Signup&return_event=${ret}&interval=day&periods=5&from=${iso(START)}&to=${iso(today + DAY)}`
+
+async function post(target: TestInlet, list: Ev[]) {
+  for (let i = 0; i < list.length; i += 500) {
+    const r = await target.request('POST', '/v1/events/batch', {
+      key: project.api_key,
+      body: { events: list.slice(i, i + 500).map(e => ({ id: e.id, name: e.name, user_id: e.user_id, anonymous_id: e.anonymous_id, timestamp: iso(e.t) })) },
+    })
+    expect(r.status).toBe(200)
+  }
+  stored = stored.concat(list)
+}
+
+async function expectExact(target = inlet) {
+  const get = async (path: string) => {
+    const r = await target.request('GET', path, { key: project.api_key })
+    expect(r.status).toBe(200)
+    return r.body
+  }
+  expect((await get(`/v1/reports/funnel?${FUNNEL}`)).steps)
+    .toEqual(bruteFunnel(stored, START, today + DAY, ['PageView', 'AddToCart', 'Purchase'], 3600))
+  for (const ret of ['any', 'PageView']) {
+    expect((await get(`/v1/reports/retention?${RETENTION(ret)}`)).cohorts)
+      .toEqual(bruteRetention(stored, START, today + DAY, 'day', 5, 'Signup', ret === 'any' ? null : ret))
+  }
+}
+
+// Events of the generator, with timestamps moved into [START, now) (the ingest
+// API refuses far-future times) and ids made unique by `prefix`.
+function batch(seed: number, prefix: string, users: number, fromMs = START): Ev[] {
+  return generate(seed, prefix, fromMs, Math.max(1, Math.floor((Date.now() - fromMs) / DAY)), users)
+    .filter(e => e.t < Date.now() - 1000)
+}
+
+beforeAll(async () => {
+  inlet = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0' })
+  project = await inlet.project()
+  await post(inlet, batch(31, 'a', 400))
+})
+afterAll(() => inlet.stop())
+
+test('a commit of this process is appended to the days it holds, not read again, and reports stay exact', async () => {
+  const stats = inlet.deps.reports.index.stats
+  await expectExact()
+  const loaded = stats.loaded, kept = stats.kept
+  expect(loaded).toBeGreaterThan(20)
+  // Nothing new: every day is served from memory.
+  await expectExact()
+  expect(stats.loaded).toBe(loaded)
+  expect(stats.kept - kept).toBeGreaterThan(50)
+  // New users and old users coming back, today and on earlier days (late events).
+  const appendedBefore = stats.appended
+  await post(inlet, batch(32, 'b', 300))
+  await post(inlet, batch(33, 'c', 50, today - 2 * DAY))
+  await expectExact()
+  expect(stats.appended - appendedBefore).toBeGreaterThan(500)
+  expect(stats.loaded).toBe(loaded)
+})
+
+test('events written by another process are read again, and reports stay exact', async () => {
+  const other = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0' })
+  try {
+    const stats = inlet.deps.reports.index.stats
+    const loaded = stats.loaded
+    await post(other, batch(34, 'd', 100, today - 3 * DAY))
+    await expectExact()
+    expect(stats.loaded).toBeGreaterThan(loaded)
+    // And the other process, which held nothing, agrees.
+    await expectExact(other)
+  } finally { await other.stop() }
+})
+
+test('reports read while events are being committed are exact once ingest stops', async () => {
+  const r = prng(35)
+  const writes = (async () => {
+    for (let i = 0; i < 12; i++) await post(inlet, batch(100 + i, `e${i}`, 20 + Math.floor(r() * 40), today - Math.floor(r() * 4) * DAY))
+  })()
+  const reads = (async () => {
+    for (let i = 0; i < 12; i++) {
+      const f = await inlet.request('GET', `/v1/reports/funnel?${FUNNEL}`, { key: project.api_key })
+      expect(f.status).toBe(200)
+    }
+  })()
+  await Promise.all([writes, reads])
+  await expectExact()
+})
+
+test('under a bound smaller than one report, days are evicted after each and reports stay exact', async () => {
+  const small = await startInlet({ REPORT_CACHE_ENTRIES_MAX: '0', REPORT_INDEX_BYTES_MAX: '1048576' })
+  try {
+    const index = small.deps.reports.index
+    await post(small, batch(36, 'f', 12_000, today - 2 * DAY))
+    await expectExact(small)
+    const loaded = index.stats.loaded
+    expect(loaded).toBeGreaterThan(0)
+    expect(index.sizeBytes).toBeLessThanOrEqual(1_048_576)
+    // Nothing changed, yet days are read again: they did not all fit.
+    await expectExact(small)
+    expect(index.stats.loaded).toBeGreaterThan(loaded)
+    expect(index.sizeBytes).toBeLessThanOrEqual(1_048_576)
+  } finally { await small.stop() }
+})
