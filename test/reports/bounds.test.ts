@@ -177,12 +177,13 @@ test('counts by hour and day, and by minute over at most REPORT_MINUTE_LANE_MINU
   expect((await slow.request('POST', '/v1/events', { key: q.api_key, body: { id: 'lane-1', name: 'Open', user_id: 'u', timestamp: new Date(T0 + 60_000).toISOString() } })).status).toBe(200)
   const get = (path: string) => slow.request('GET', path, { key: q.api_key })
   const minutes = (n: number) => get(`/v1/reports/counts?interval=minute&from=${T0}&to=${T0 + n * 60_000}`)
-  const hold = holdTable(slow.sql, 'erasures')
+  const hold = holdTable(slow.sql, 'event_users_day')
   try {
     await hold.locked
-    // The other lane's one slot is held by a funnel blocked on the lock.
-    const funnel = get(`/v1/reports/funnel?steps=Open,Close&from=${T0}&to=${T0 + DAY}`)
-    await blockedOn(slow.sql, 'erasures')
+    // The other lane's one slot is held by a retention report blocked on the lock
+    // (reading the day's users into the day index).
+    const retention = get(`/v1/reports/retention?cohort_event=Open&periods=1&from=${T0}&to=${T0 + DAY}`)
+    await blockedOn(slow.sql, 'event_users_day')
     for (const interval of ['hour', 'day']) {
       const r = await get(`/v1/reports/counts?interval=${interval}&from=${T0}&to=${T0 + DAY}`)
       expect(r.status).toBe(200)
@@ -192,15 +193,15 @@ test('counts by hour and day, and by minute over at most REPORT_MINUTE_LANE_MINU
     expect(atBound.status).toBe(200)
     expect(atBound.body.series).toHaveLength(60)
     expect(atBound.body.series[1]).toEqual({ bucket: new Date(T0 + 60_000).toISOString(), events: 1, users: 1 })
-    // One minute more is the other lane's: it waits for the funnel.
+    // One minute more is the other lane's: it waits for the retention report.
     let answered = false
     const over = minutes(61).then(r => { answered = true; return r })
     await Bun.sleep(300)
     expect(answered).toBe(false)
-    // The funnel is still held: nothing above waited for it.
-    expect(await blockedOn(slow.sql, 'erasures')).toBe(1)
+    // The retention report is still held: nothing above waited for it.
+    expect(await blockedOn(slow.sql, 'event_users_day')).toBe(1)
     await hold.release()
-    expect((await funnel).body.steps.map((s: { users: number }) => s.users)).toEqual([1, 0])
+    expect((await retention).body.cohorts).toEqual([{ cohort: new Date(T0).toISOString(), users: 1, retained: [1] }])
     const r = await over
     expect(r.status).toBe(200)
     expect(r.body.series).toHaveLength(61)

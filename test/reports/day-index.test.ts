@@ -1,13 +1,13 @@
 // The day index (src/store/day-index.ts) that funnels and retention read from
 // memory stays exact while events keep arriving: through this process's commits
-// (appended, not read again), late events into days it holds, another process
+// (appended, not read again), late events into days it holds, users per minute, another process
 // writing to the same database, concurrent ingest, and a bound small enough that
 // it evicts on every report. Each report is compared with brute force over exactly
 // the events stored at that moment.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { startInlet, type TestInlet } from '../support/inlet'
-import { bruteFunnel, bruteRetention, generate, prng, type Ev } from './brute'
+import { bruteCounts, bruteFunnel, bruteRetention, generate, prng, type Ev } from './brute'
 
 const DAY = 86_400_000
 const today = Math.floor(Date.now() / DAY) * DAY
@@ -44,6 +44,12 @@ async function expectExact(target = inlet) {
   for (const ret of ['any', 'PageView']) {
     expect((await get(`/v1/reports/retention?${RETENTION(ret)}`)).cohorts)
       .toEqual(bruteRetention(stored, START, today + DAY, 'day', 5, 'Signup', ret === 'any' ? null : ret))
+  }
+  // Users per minute over the last day (yesterday and today), of one name and of any.
+  const from = today - DAY / 2, to = today + DAY / 2
+  for (const name of [undefined, 'PageView']) {
+    expect((await get(`/v1/reports/counts?interval=minute&from=${iso(from)}&to=${iso(to)}${name ? `&name=${name}` : ''}`)).series)
+      .toEqual(bruteCounts(stored, from, to, 'minute', name))
   }
 }
 

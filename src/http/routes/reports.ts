@@ -117,7 +117,7 @@ export function reportRoutes(deps: Deps) {
       }
       const name = query.name ? eventName(deps, query.name, '/name') : undefined
       return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
-        async () => ({ series: await deps.reads.read(sql => countsReport(sql, owner.projectId, { fromMs, toMs, interval, name }, limits)) }),
+        async () => ({ series: await deps.reads.read(sql => countsReport(sql, deps.reports.index, owner.projectId, { fromMs, toMs, interval, name }, limits)) }),
         // By minute, users come from raw events: over a day (a dashboard's usual
         // minute chart) a lane of their own; longer, the shared lane.
         interval !== 'minute' ? deps.reports.counterSlots
