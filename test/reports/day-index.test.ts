@@ -83,6 +83,11 @@ test('a commit of this process is appended to the days it holds, not read again,
   await expectExact()
   expect(stats.appended - appendedBefore).toBeGreaterThan(500)
   expect(stats.loaded).toBe(loaded)
+  // An operator sees the same on /metrics.
+  const metrics = await (await inlet.app.handle(new Request('http://inlet/metrics'))).text()
+  expect(metrics).toContain(`inlet_report_index_days_total{from="postgres"} ${loaded}\n`)
+  expect(metrics).toContain(`inlet_report_index_days_total{from="memory"} ${stats.kept}\n`)
+  expect(Number(/inlet_report_index_bytes (\d+)/.exec(metrics)![1])).toBeGreaterThan(10_000)
 })
 
 test('events written by another process are read again, and reports stay exact', async () => {

@@ -55,6 +55,10 @@ export function opsRoutes(deps: Deps) {
         `# TYPE inlet_postgres_up gauge\ninlet_postgres_up ${deps.health.postgresUp() ? 1 : 0}`,
         `# HELP inlet_dead_letter_events Acknowledged events Postgres refused as data, in the dead-letter table (-1: not counted yet)\n# TYPE inlet_dead_letter_events gauge\ninlet_dead_letter_events ${deps.deadLetters.count}`,
         `# TYPE inlet_stream_subscribers gauge\ninlet_stream_subscribers ${deps.live?.hub.count ?? 0}`, // issue 11
+        // The day index funnels, retention and counts by minute read (store/day-index.ts).
+        `# HELP inlet_report_index_bytes Bytes the day index holds (REPORT_INDEX_BYTES_MAX)\n# TYPE inlet_report_index_bytes gauge\ninlet_report_index_bytes ${deps.reports.index.sizeBytes}`,
+        `# HELP inlet_report_index_days_total Day views reports were given, by where from: kept in memory, or read from Postgres\n# TYPE inlet_report_index_days_total counter\n` +
+          `inlet_report_index_days_total{from="memory"} ${deps.reports.index.stats.kept}\ninlet_report_index_days_total{from="postgres"} ${deps.reports.index.stats.loaded}`,
         // Which process answered: with INLET_PROCESSES > 1 each has its own series.
         `# TYPE inlet_process_info gauge\ninlet_process_info{index="${deps.config.processIndex ?? 0}",pid="${process.pid}"} 1`,
         storageMetrics(deps), // issue 13
