@@ -25,6 +25,7 @@
 // recently used first out).
 
 import { assert } from '../assert'
+import { InletError } from '../errors'
 import type { EventRow } from '../event'
 import type { Sql } from './db'
 
@@ -56,6 +57,8 @@ class Entry {
   // Under ANY, the appended users, so each is added once.
   tailSet = new Set<number>()
   pending: number[] = []
+  // The commit count (DayIndex.seq) when it was kept.
+  keptAt = 0
   constructor(readonly name: string, readonly day: number, public count: number, readonly loadedIn: Snapshot,
     public view: DayView) {}
   get bytes(): number {
@@ -94,6 +97,33 @@ export interface Views {
 
 const entryKey = (name: string, day: number) => `${name}\u0001${day}`
 
+// A day's rows did not number its counter in one snapshot (see DayIndex.load).
+export class Raced extends Error {
+  constructor(readonly name: string, readonly day: number) {
+    super(`the rows of ${JSON.stringify(name)} on day ${day} moved while they were read`)
+  }
+}
+
+// Runs a report that reads the day index, in a new transaction each time, until its
+// snapshot is not raced by a partition move (they are seconds apart at most, and rare).
+const RACED_TRIES_MAX = 3
+export async function consistently<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (error) {
+      if (!(error instanceof Raced)) throw error
+      if (attempt === RACED_TRIES_MAX) {
+        throw new InletError('unavailable', `events were being moved between partitions while the report read them (${error.message}); try again`,
+          undefined, 1, { cause: error })
+      }
+    }
+  }
+}
+
+// A committed row as the index needs it, kept a while for days loaded meanwhile.
+interface Recent { seq: number; xid: number; projectId: number; name: string; day: number; user: string | null; t: number }
+
 export class DayIndex {
   private readonly projects = new Map<number, ProjectIndex>()
   // Least recently used first: `${projectId}\u0001${entryKey}`.
@@ -101,8 +131,18 @@ export class DayIndex {
   private bytes = 0
   // Day views served from what was kept, and read from Postgres; rows appended after a commit.
   readonly stats = { kept: 0, loaded: 0, appended: 0 }
+  // The last rows this process committed (a ring of `recentMax`): a day loaded in a
+  // snapshot that did not see some of them, whose commits were told before the day
+  // was kept, gets them from here. Without it, under steady ingest nearly every load
+  // of today would miss a commit and be read again by the next report.
+  private readonly recent: (Recent | undefined)[]
+  private next = 0
+  // Commits told so far (rows): an entry kept at `seq` n was told those after n itself.
+  private seq = 0
 
-  constructor(private readonly bytesMax: number, private readonly retentionDaysDefault: number) {}
+  constructor(private readonly bytesMax: number, private readonly retentionDaysDefault: number, private readonly recentMax = 16_384) {
+    this.recent = new Array(recentMax)
+  }
 
   get sizeBytes(): number {
     return this.bytes
@@ -127,6 +167,8 @@ export class DayIndex {
     const keepFrom = head.erasing ? Infinity : retentionDays > 0 ? Math.floor(Date.now() / DAY_MS) - retentionDays + 1 : -Infinity
     const counts = await this.counts(tx, projectId, wants)
     const got = new Map<string, DayView>()
+    // Entries made in this snapshot (see the replay of `recent` below).
+    const fresh = new Map<string, Entry>()
     const loads: { name: string; days: number[] }[] = []
     for (const w of wants) {
       const stale: number[] = []
@@ -142,19 +184,30 @@ export class DayIndex {
         } else if (count === 0) {
           // Nothing to read; kept all the same, so that commits can append to it.
           got.set(k, EMPTY)
-          if (d >= keepFrom) this.keep(projectId, p, new Entry(w.name, d, 0, snap, EMPTY))
+          if (d >= keepFrom) fresh.set(k, this.keep(projectId, p, new Entry(w.name, d, 0, snap, EMPTY)))
         } else stale.push(d)
       }
       if (stale.length > 0) loads.push({ name: w.name, days: stale })
     }
     for (const { name, days } of loads) {
-      const loaded = await this.load(tx, p, projectId, name, days)
+      const loaded = await this.load(tx, p, projectId, name, days, counts, keepFrom)
       for (const d of days) {
         const k = entryKey(name, d)
         const view = loaded.get(d) ?? EMPTY
         got.set(k, view)
         this.stats.loaded++
-        if (d >= keepFrom) this.keep(projectId, p, new Entry(name, d, counts.get(k)!, snap, view))
+        if (d >= keepFrom) fresh.set(k, this.keep(projectId, p, new Entry(name, d, counts.get(k)!, snap, view)))
+      }
+    }
+    // Commits told before a day made here was kept that its snapshot does not hold:
+    // the day takes them now (those told after reached it through `committed`).
+    if (fresh.size > 0) {
+      for (const r of this.recent) {
+        if (r === undefined || r.projectId !== projectId || snap.sees(r.xid)) continue
+        const e = fresh.get(entryKey(r.name, r.day))
+        if (e !== undefined && r.seq <= e.keptAt) this.apply(p, e, r.user, r.t, r.xid)
+        const any = r.user === null ? undefined : fresh.get(entryKey(ANY, r.day))
+        if (any !== undefined && r.seq <= any.keptAt) this.apply(p, any, r.user, r.t, r.xid)
       }
     }
     const users = p.ids.size
@@ -170,21 +223,30 @@ export class DayIndex {
       if (p === undefined) continue
       const day = Math.floor(r.timestampMs / DAY_MS)
       const user = r.userId ?? r.anonymousId
+      if (this.recentMax > 0) {
+        this.recent[this.next] = { seq: ++this.seq, xid, projectId: r.projectId, name: r.name, day, user, t: r.timestampMs }
+        this.next = (this.next + 1) % this.recentMax
+      }
       const named = p.entries.get(entryKey(r.name, day))
-      if (named !== undefined && !named.loadedIn.sees(xid)) {
-        named.count++
-        if (user !== null) this.append(named, p.uid(user), r.timestampMs, xid)
-      }
+      if (named !== undefined && !named.loadedIn.sees(xid)) this.apply(p, named, user, r.timestampMs, xid)
       const any = user === null ? undefined : p.entries.get(entryKey(ANY, day))
-      if (any !== undefined && !any.loadedIn.sees(xid)) {
-        const u = p.uid(user!)
-        if (!hasUser(any.view, u) && !any.tailSet.has(u)) {
-          any.count++
-          any.tailSet.add(u)
-          this.append(any, u, r.timestampMs, xid)
-        }
-      }
+      if (any !== undefined && !any.loadedIn.sees(xid)) this.apply(p, any, user, r.timestampMs, xid)
     }
+  }
+
+  // One committed row into an entry whose snapshot does not hold it: a named day
+  // counts every event (its counter does), a day's users only a new user.
+  private apply(p: ProjectIndex, e: Entry, user: string | null, t: number, xid: number): void {
+    if (e.name !== ANY) {
+      e.count++
+      if (user !== null) this.append(e, p.uid(user), t, xid)
+      return
+    }
+    const u = p.uid(user!)
+    if (hasUser(e.view, u) || e.tailSet.has(u)) return
+    e.count++
+    e.tailSet.add(u)
+    this.append(e, u, t, xid)
   }
 
   // Erasure or retention removed rows of these projects (null: of any).
@@ -229,12 +291,19 @@ export class DayIndex {
     return out
   }
 
-  // The views of `days` (ascending) of one name, read in `tx`'s snapshot.
-  private async load(tx: Sql, p: ProjectIndex, projectId: number, name: string, days: number[]): Promise<Map<number, DayView>> {
-    const byDay = new Map<number, { users: number[]; times: number[] }>()
+  // The views of `days` (ascending) of one name, read in `tx`'s snapshot. Each day's
+  // rows must number what its counter says (`counts`): a partition made for a day
+  // whose rows waited in events_default (partitions.ts) moves them in a transaction
+  // that a snapshot taken before it does not see, yet the plan, made from the
+  // current catalog, reads the new partition alone: those rows vanish from that
+  // snapshot. Then this throws Raced and the report starts again in a new one.
+  // Days before `keepFrom` (being retained away, or erased) are not checked.
+  private async load(tx: Sql, p: ProjectIndex, projectId: number, name: string, days: number[], counts: Map<string, number>,
+    keepFrom: number): Promise<Map<number, DayView>> {
+    const byDay = new Map<number, { rows: number; users: number[]; times: number[] }>()
     const rowsOf = (d: number) => {
       let b = byDay.get(d)
-      if (b === undefined) byDay.set(d, (b = { users: [], times: [] }))
+      if (b === undefined) byDay.set(d, (b = { rows: 0, users: [], times: [] }))
       return b
     }
     // Runs of consecutive days, one range read each.
@@ -247,21 +316,28 @@ export class DayIndex {
           select user_key as u, (day - date '1970-01-01') as d from event_users_day
           where project_id = ${projectId} and name = ${ANY}
             and day >= ${new Date(from * DAY_MS)}::date and day < ${new Date(to * DAY_MS)}::date`
-        for (const r of rows) rowsOf(r.d).users.push(p.uid(r.u))
+        for (const r of rows) {
+          const b = rowsOf(r.d)
+          b.rows++
+          b.users.push(p.uid(r.u))
+        }
       } else {
+        // Events without a user too: the counter counts them.
         const rows = await tx`
           select coalesce(user_id, anonymous_id) as u, (extract(epoch from "timestamp") * 1000)::float8 as t from events
           where project_id = ${projectId} and name = ${name}
-            and "timestamp" >= ${new Date(from * DAY_MS)} and "timestamp" < ${new Date(to * DAY_MS)}
-            and coalesce(user_id, anonymous_id) is not null`
+            and "timestamp" >= ${new Date(from * DAY_MS)} and "timestamp" < ${new Date(to * DAY_MS)}`
         for (const r of rows) {
           const b = rowsOf(Math.floor(r.t / DAY_MS))
+          b.rows++
+          if (r.u === null) continue
           b.users.push(p.uid(r.u))
           b.times.push(r.t)
         }
       }
       i = j
     }
+    for (const d of days) if (d >= keepFrom && (byDay.get(d)?.rows ?? 0) !== counts.get(entryKey(name, d))) throw new Raced(name, d)
     const out = new Map<number, DayView>()
     for (const [d, b] of byDay) out.set(d, build(b.users, b.times, name === ANY))
     return out
@@ -271,28 +347,24 @@ export class DayIndex {
   private merged(e: Entry): DayView {
     if (e.tailUsers.length === 0) return e.view
     const before = e.bytes
-    const v = e.view
-    if (e.name === ANY) {
-      e.view = build([...v.users, ...e.tailUsers], [], true)
-      e.tailSet = new Set()
-    } else {
-      const users: number[] = [], times: number[] = []
-      for (let i = 0; i < v.users.length; i++) for (let j = v.start[i]; j < v.start[i + 1]; j++) { users.push(v.users[i]); times.push(v.times[j]) }
-      e.view = build(users.concat(e.tailUsers), times.concat(e.tailTimes), false)
-    }
+    const usersOnly = e.name === ANY
+    e.view = merge(e.view, build(e.tailUsers, e.tailTimes, usersOnly), usersOnly)
     e.tailUsers = []
     e.tailTimes = []
+    e.tailSet = new Set()
     this.bytes += e.bytes - before
     return e.view
   }
 
-  private keep(projectId: number, p: ProjectIndex, e: Entry): void {
+  private keep(projectId: number, p: ProjectIndex, e: Entry): Entry {
     const k = entryKey(e.name, e.day)
     const old = p.entries.get(k)
     if (old !== undefined) this.remove(projectId, p, old)
     p.entries.set(k, e)
     this.lru.set(`${projectId}\u0001${k}`, e)
     this.bytes += e.bytes
+    e.keptAt = this.seq
+    return e
   }
 
   private touch(projectId: number, e: Entry): void {
@@ -371,5 +443,37 @@ function build(users: number[], times: number[], usersOnly: boolean): DayView {
       for (let j = 1; j < run.length; j++) if (run[j] < run[j - 1]) { run.sort(); break }
     }
   }
+  return out
+}
+
+// Two views in one, in a pass over both (what was appended since the last report is
+// small; sorting the whole day again on every report cost ~5 ms per name of a day
+// under live ingest).
+function merge(a: DayView, b: DayView, usersOnly: boolean): DayView {
+  let distinct = 0
+  for (let i = 0, j = 0; i < a.users.length || j < b.users.length; distinct++) {
+    const x = i < a.users.length ? a.users[i] : Infinity, y = j < b.users.length ? b.users[j] : Infinity
+    if (x <= y) i++
+    if (y <= x) j++
+  }
+  const out = { users: new Int32Array(distinct), start: new Int32Array(distinct + 1), times: new Float64Array(a.times.length + b.times.length) }
+  let k = 0
+  for (let i = 0, j = 0, u = 0; u < distinct; u++) {
+    const x = i < a.users.length ? a.users[i] : Infinity, y = j < b.users.length ? b.users[j] : Infinity
+    out.users[u] = Math.min(x, y)
+    out.start[u] = usersOnly ? u : k
+    if (usersOnly) {
+      if (x <= y) i++
+      if (y <= x) j++
+      continue
+    }
+    // This user's times from both, in order.
+    let p = x <= y ? a.start[i] : 0, pe = x <= y ? a.start[i + 1] : 0
+    let q = y <= x ? b.start[j] : 0, qe = y <= x ? b.start[j + 1] : 0
+    while (p < pe || q < qe) out.times[k++] = q >= qe || (p < pe && a.times[p] <= b.times[q]) ? a.times[p++] : b.times[q++]
+    if (x <= y) i++
+    if (y <= x) j++
+  }
+  out.start[distinct] = usersOnly ? distinct : k
   return out
 }

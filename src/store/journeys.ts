@@ -5,7 +5,7 @@
 
 import { assert } from '../assert'
 import type { Sql } from './db'
-import { ANY, DAY_MS, type DayIndex, type DayView, find } from './day-index'
+import { ANY, consistently, DAY_MS, type DayIndex, type DayView, find } from './day-index'
 import { bounded, floorTo, INTERVAL_MS, type ReportLimits, type RetentionInterval } from './reports'
 
 export interface FunnelQuery { fromMs: number; toMs: number; steps: string[]; withinS: number }
@@ -33,8 +33,8 @@ export async function funnelReport(sql: Sql, index: DayIndex, projectId: number,
   assert(q.fromMs < q.toMs, 'funnel range is not empty')
   const withinMs = q.withinS * 1000
   const firstDay = dayOf(q.fromMs), entryEnd = dayOf(q.toMs - 1) + 1, end = dayOf(q.toMs - 1 + withinMs) + 1
-  const views = await bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
-    ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end }))), 'custom', 'transaction')
+  const views = await consistently(() => bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
+    ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end }))), 'custom', 'transaction'))
   const entry = new Float64Array(views.users), at = new Float64Array(views.users)
   let active: number[] = []
   const seen = new Uint8Array(views.users)
@@ -89,7 +89,7 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   const wants = [{ name: q.cohortEvent, fromDay, toDay }]
   if (returnName === q.cohortEvent) wants[0].toDay = returnsTo
   else wants.push({ name: returnName, fromDay, toDay: returnsTo })
-  const views = await bounded(sql, limits, 'retention', tx => index.views(tx, projectId, wants), 'custom', 'transaction')
+  const views = await consistently(() => bounded(sql, limits, 'retention', tx => index.views(tx, projectId, wants), 'custom', 'transaction'))
   // Each user's cohort, as the first day of its period (-1: none); days ascending,
   // so the first day seen is the user's first.
   const cohortOf = new Float64Array(views.users).fill(-1)

@@ -20,7 +20,7 @@
 import { assert } from '../assert'
 import { InletError } from '../errors'
 import type { Sql } from './db'
-import { ANY, DAY_MS, type DayIndex, type Views } from './day-index'
+import { ANY, consistently, DAY_MS, type DayIndex, type Views } from './day-index'
 import { withDeadline } from './deadline'
 import { fromPostgres } from './outcomes'
 
@@ -123,7 +123,7 @@ export async function countsReport(sql: Sql, index: DayIndex, projectId: number,
   const named = q.name !== undefined
   const rows = q.interval === 'minute'
     // Users per minute from the day index (one snapshot: the counts and the index agree).
-    ? await bounded(sql, limits, 'counts', async tx => {
+    ? await consistently(() => bounded(sql, limits, 'counts', async tx => {
       const events = tx`select bucket as b, sum(events)::int8 as n from event_counts_minute
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
@@ -132,7 +132,7 @@ export async function countsReport(sql: Sql, index: DayIndex, projectId: number,
       const fromDay = Math.floor(q.fromMs / DAY_MS), toDay = Math.floor((q.toMs - 1) / DAY_MS) + 1
       const views = await index.views(tx, projectId, names.map(name => ({ name, fromDay, toDay })))
       return [await events, usersPerMinute(views, names, fromDay, toDay, q.fromMs, q.toMs)]
-    }, 'custom', 'transaction')
+    }, 'custom', 'transaction'))
     : await bounded(sql, limits, 'counts', async tx => {
       const events = tx`select date_trunc(${q.interval}, bucket, 'UTC') as b, sum(events)::int8 as n from event_counts_hour
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}

@@ -2,10 +2,14 @@
 // memory stays exact while events keep arriving: through this process's commits
 // (appended, not read again), late events into days it holds, users per minute, another process
 // writing to the same database, concurrent ingest, and a bound small enough that
-// it evicts on every report. Each report is compared with brute force over exactly
-// the events stored at that moment.
+// it evicts on every report; and a partition move racing a report's snapshot. Each
+// report is compared with brute force over exactly the events stored at that moment.
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { consistently, DayIndex, Raced } from '../../src/store/day-index'
+import { ensurePartition } from '../../src/store/partitions'
+import { bounded } from '../../src/store/reports'
+import { insertEvents } from '../../src/store/write'
 import { startInlet, type TestInlet } from '../support/inlet'
 import { bruteCounts, bruteFunnel, bruteRetention, generate, prng, type Ev } from './brute'
 
@@ -115,7 +119,11 @@ test('reports read while events are being committed are exact once ingest stops'
     }
   })()
   await Promise.all([writes, reads])
+  // Days loaded while commits landed got those commits too (REPORT_INDEX_RECENT_ROWS_MAX):
+  // now that every commit has been told, nothing needs reading again.
+  const loaded = inlet.deps.reports.index.stats.loaded
   await expectExact()
+  expect(inlet.deps.reports.index.stats.loaded).toBe(loaded)
 })
 
 test('under a bound smaller than one report, days are evicted after each and reports stay exact', async () => {
@@ -132,4 +140,32 @@ test('under a bound smaller than one report, days are evicted after each and rep
     expect(index.stats.loaded).toBeGreaterThan(loaded)
     expect(index.sizeBytes).toBeLessThanOrEqual(1_048_576)
   } finally { await small.stop() }
+})
+
+test('a partition made for a day while a report reads it: the report starts again in a new snapshot, and keeps nothing wrong', async () => {
+  const own = await inlet.project()
+  // A day long past has no partition: its rows wait in events_default.
+  const day = Date.UTC(2021, 2, 3)
+  const rows = Array.from({ length: 50 }, (_, i) => ({
+    projectId: own.id, id: `moved-${i}`, type: 'track' as const, name: 'Moved', timestampMs: day + i * 60_000, receivedAtMs: Date.now(),
+    userId: `mu${i % 20}`, anonymousId: null, sessionId: null, properties: '{}', context: '{}', bytes: 100,
+  }))
+  await insertEvents(inlet.sql, rows)
+  const index = new DayIndex(64 * 1_048_576, 0)
+  const want = [{ name: 'Moved', fromDay: day / DAY, toDay: day / DAY + 1 }]
+  const limits = { timeoutMs: 10_000, workMemKb: 4096, parallelWorkers: 0 }
+  let raced: unknown = null
+  const [{ waiting }] = await inlet.sql`select count(*)::int as waiting from events_default where project_id = ${own.id}`
+  expect(waiting).toBe(50)
+  await bounded(inlet.sql, limits, 'test', async tx => {
+    // The snapshot is taken (bounded's first statement); now the day's partition is
+    // made and its rows moved in, committed after it.
+    expect(await ensurePartition(inlet.sql, 'events', day, 5_000)).toBe(true)
+    raced = await index.views(tx, own.id, want).then(() => null, (error: unknown) => error)
+  }, 'custom', 'transaction')
+  expect(raced).toBeInstanceOf(Raced)
+  // Started again, the report sees every row.
+  const views = await consistently(() => bounded(inlet.sql, limits, 'test', tx => index.views(tx, own.id, want), 'custom', 'transaction'))
+  expect(views.view('Moved', day / DAY).users.length).toBe(20)
+  expect(views.view('Moved', day / DAY).times.length).toBe(50)
 })
