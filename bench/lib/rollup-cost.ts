@@ -8,9 +8,11 @@
 
 import postgres from 'postgres'
 import type { EventRow } from '../../src/event'
+import { DayIndex } from '../../src/store/day-index'
 import { MembershipCache } from '../../src/store/memberships'
+import { bounded } from '../../src/store/reports'
 import { WRITE_STATEMENT, writeBody } from '../../src/store/write'
-import { funnelBatch, rng } from './events'
+import { FUNNEL_STEPS, funnelBatch, rng } from './events'
 
 const BATCHES = 200
 const BATCH_EVENTS = 50
@@ -46,7 +48,35 @@ export interface WriteModule { statement: string; body: (rows: EventRow[], m?: M
 // new hour, the membership table's worst case).
 export async function rollupCost(url: string, projectId: number, log: (line: string) => void,
   w: WriteModule = { statement: WRITE_STATEMENT, body: writeBody }): Promise<string[]> {
-  return [await sample(url, projectId, log, w, false), await sample(url, projectId, log, w, true)]
+  return [await sample(url, projectId, log, w, false), await sample(url, projectId, log, w, true), await dayIndexCost(url, projectId, log)]
+}
+
+// The read side that has no table: the day index (src/store/day-index.ts) is told of
+// every commit and appends its rows to the days it holds. Its cost per event, in Bun
+// CPU, with the last 7 days of every funnel name and '' held (as a dashboard keeps
+// them), for the same live stream as above.
+async function dayIndexCost(url: string, projectId: number, log: (line: string) => void): Promise<string> {
+  const sql = postgres(url, { max: 1, idle_timeout: 5, connect_timeout: 10, onnotice: () => {} })
+  const index = new DayIndex(64 * 1_048_576, 0)
+  const today = Math.floor(Date.now() / 86_400_000)
+  try {
+    const wants = [...FUNNEL_STEPS, ''].map(name => ({ name, fromDay: today - 6, toDay: today + 1 }))
+    await bounded(sql, { timeoutMs: 120_000, workMemKb: 32_768, parallelWorkers: 0 }, 'day index', tx => index.views(tx, projectId, wants), 'custom', 'transaction')
+  } finally { await sql.end({ timeout: 5 }) }
+  const r = rng(4343)
+  const now = Date.now()
+  const batches = Array.from({ length: BATCHES }, (_, b) => funnelBatch(r, `live_${b % 40}`, `dx_${b}`, b % 5, BATCH_EVENTS).map((e, i): EventRow => ({
+    projectId, id: `dx-${b}-${i}`, type: 'track', name: e.name, receivedAtMs: now, timestampMs: now + i,
+    userId: e.user_id ?? null, anonymousId: null, sessionId: null, properties: '{}', context: '{}', bytes: 0,
+  })))
+  const cpu = process.cpuUsage()
+  // Transaction ids past any snapshot: every row is appended.
+  batches.forEach((rows, b) => index.committed(Number.MAX_SAFE_INTEGER - BATCHES + b, rows))
+  const used = process.cpuUsage(cpu)
+  const line = `day index Bun µs/event (told of ${BATCHES} commits of ${BATCH_EVENTS} live events, holding 7 days of ${FUNNEL_STEPS.length} names and '' ` +
+    `(${(index.sizeBytes / 1_048_576).toFixed(1)} MiB); no table, no Postgres cost): ${((used.user + used.system) / (BATCHES * BATCH_EVENTS)).toFixed(2)}`
+  log(`  ${line}`)
+  return line
 }
 
 async function sample(url: string, projectId: number, log: (line: string) => void, w: WriteModule, spread: boolean): Promise<string> {

@@ -5,24 +5,14 @@
 
 import { assert } from '../assert'
 import type { Sql } from './db'
-import { ANY, consistently, DAY_MS, type DayIndex, type DayView, find } from './day-index'
+import { consistently, type DayIndex } from './day-index'
+import { ANY, DAY_MS, find, firstAtOrAfter } from './day-views'
 import { bounded, floorTo, INTERVAL_MS, type ReportLimits, type RetentionInterval } from './reports'
 
 export interface FunnelQuery { fromMs: number; toMs: number; steps: string[]; withinS: number }
 export interface FunnelStep { name: string; users: number; conversion: number }
 
 const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
-
-// The first index of v's times for user row i that is >= t (or the run's end).
-function firstAtOrAfter(v: DayView, i: number, t: number): number {
-  let lo = v.start[i], hi = v.start[i + 1]
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (v.times[mid] < t) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
 
 // A user enters at their first step-1 event in [from, to); each later step is the
 // earliest event of its name at or after the previous step, at most `within` after
@@ -33,13 +23,14 @@ export async function funnelReport(sql: Sql, index: DayIndex, projectId: number,
   assert(q.fromMs < q.toMs, 'funnel range is not empty')
   const withinMs = q.withinS * 1000
   const firstDay = dayOf(q.fromMs), entryEnd = dayOf(q.toMs - 1) + 1, end = dayOf(q.toMs - 1 + withinMs) + 1
-  const views = await consistently(() => bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
-    ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end }))), 'custom', 'transaction'))
+  const views = await consistently(lastTry => bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
+    ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end })), lastTry), 'custom', 'transaction'))
+  const days = q.steps.map(name => views.days(name))
   const entry = new Float64Array(views.users), at = new Float64Array(views.users)
   let active: number[] = []
   const seen = new Uint8Array(views.users)
   for (let d = firstDay; d < entryEnd; d++) {
-    const v = views.view(q.steps[0], d)
+    const v = days[0].views[d - firstDay]
     for (let i = 0; i < v.users.length; i++) {
       const u = v.users[i]
       if (seen[u]) continue
@@ -57,7 +48,7 @@ export async function funnelReport(sql: Sql, index: DayIndex, projectId: number,
     for (const u of active) {
       const limit = entry[u] + withinMs
       for (let d = dayOf(at[u]); d <= dayOf(limit) && d < end; d++) {
-        const v = views.view(q.steps[k], d)
+        const v = days[k].views[d - firstDay]
         const i = find(v, u)
         if (i < 0) continue
         const j = firstAtOrAfter(v, i, at[u])
@@ -89,9 +80,10 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   const wants = [{ name: q.cohortEvent, fromDay, toDay }]
   if (returnName === q.cohortEvent) wants[0].toDay = returnsTo
   else wants.push({ name: returnName, fromDay, toDay: returnsTo })
-  const views = await consistently(() => bounded(sql, limits, 'retention', tx => index.views(tx, projectId, wants), 'custom', 'transaction'))
+  const views = await consistently(lastTry => bounded(sql, limits, 'retention', tx => index.views(tx, projectId, wants, lastTry), 'custom', 'transaction'))
   // Each user's cohort, as the first day of its period (-1: none); days ascending,
   // so the first day seen is the user's first.
+  const cohortDays = views.days(q.cohortEvent), returnDays = views.days(returnName)
   const cohortOf = new Float64Array(views.users).fill(-1)
   const cohortStarts: number[] = []
   for (let ms = floorTo(q.fromMs, q.interval); ms < q.toMs; ms += size) cohortStarts.push(dayOf(ms))
@@ -99,7 +91,7 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   const sizes = new Array<number>(cohortStarts.length).fill(0)
   const periodOf = (day: number) => dayOf(floorTo(day * DAY_MS, q.interval))
   for (let d = fromDay; d < toDay; d++) {
-    const v = views.view(q.cohortEvent, d)
+    const v = cohortDays.views[d - cohortDays.fromDay]
     for (let i = 0; i < v.users.length; i++) {
       const u = v.users[i]
       if (cohortOf[u] !== -1) continue
@@ -111,7 +103,7 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   // The last period each user was counted in: days ascending, so periods are too.
   const counted = new Float64Array(views.users).fill(-1)
   for (let d = fromDay; d < returnsTo; d++) {
-    const v = views.view(returnName, d)
+    const v = returnDays.views[d - returnDays.fromDay]
     const k0 = periodOf(d)
     for (let i = 0; i < v.users.length; i++) {
       const u = v.users[i], cp = cohortOf[u]

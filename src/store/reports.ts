@@ -20,7 +20,8 @@
 import { assert } from '../assert'
 import { InletError } from '../errors'
 import type { Sql } from './db'
-import { ANY, consistently, DAY_MS, type DayIndex, type Views } from './day-index'
+import { consistently, type DayIndex, type Views } from './day-index'
+import { ANY, DAY_MS } from './day-views'
 import { withDeadline } from './deadline'
 import { fromPostgres } from './outcomes'
 
@@ -123,14 +124,14 @@ export async function countsReport(sql: Sql, index: DayIndex, projectId: number,
   const named = q.name !== undefined
   const rows = q.interval === 'minute'
     // Users per minute from the day index (one snapshot: the counts and the index agree).
-    ? await consistently(() => bounded(sql, limits, 'counts', async tx => {
+    ? await consistently(lastTry => bounded(sql, limits, 'counts', async tx => {
       const events = tx`select bucket as b, sum(events)::int8 as n from event_counts_minute
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
            group by 1`
       const names = named ? [q.name!] : (await anyName(tx, projectId, from, to)).map(r => r.name as string)
       const fromDay = Math.floor(q.fromMs / DAY_MS), toDay = Math.floor((q.toMs - 1) / DAY_MS) + 1
-      const views = await index.views(tx, projectId, names.map(name => ({ name, fromDay, toDay })))
+      const views = await index.views(tx, projectId, names.map(name => ({ name, fromDay, toDay })), lastTry)
       return [await events, usersPerMinute(views, names, fromDay, toDay, q.fromMs, q.toMs)]
     }, 'custom', 'transaction'))
     : await bounded(sql, limits, 'counts', async tx => {
@@ -169,8 +170,9 @@ function usersPerMinute(views: Views, names: string[], fromDay: number, toDay: n
   const users = new Float64Array(minutes)
   const pairs: number[] = []
   for (const name of names) {
+    const days = views.days(name)
     for (let d = fromDay; d < toDay; d++) {
-      const v = views.view(name, d)
+      const v = days.views[d - days.fromDay]
       for (let i = 0; i < v.users.length; i++) {
         let last = -1
         for (let j = v.start[i]; j < v.start[i + 1]; j++) {

@@ -45,7 +45,12 @@ export interface WriteOptions {
   committed?: Committed
 }
 
-export interface Committed { committed(xid: number, rows: readonly EventRow[]): void }
+// `writing` is told of the write first, with a promise that settles once it has
+// answered (and `committed` has been told, when it committed).
+export interface Committed {
+  writing(settled: Promise<unknown>): void
+  committed(xid: number, rows: readonly EventRow[]): void
+}
 
 // Writes rows and returns an outcome per row in input order. A row whose (project,
 // id) appears earlier in the same batch is a duplicate of that earlier row.
@@ -67,7 +72,9 @@ export async function insertEvents(sql: Sql, rows: EventRow[], opts: WriteOption
   // for each other instead of deadlocking.
   unique.sort((a, b) => a.projectId - b.projectId || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   const learn: Learned[] = []
-  const written = await write(sql, unique, opts.memberships && !opts.inTransaction ? { ...opts, learn } : opts)
+  const work = write(sql, unique, opts.memberships && !opts.inTransaction ? { ...opts, learn } : opts)
+  opts.committed?.writing(work)
+  const written = await work
   // Committed (a statement, or the isolating transaction, has returned): remember
   // the memberships of the rows it inserted; a duplicate's may not be stored.
   if (learn.length > 0 && written.inserted.size > 0) opts.memberships!.learned(learn, written.inserted)

@@ -166,6 +166,6 @@ test('a partition made for a day while a report reads it: the report starts agai
   expect(raced).toBeInstanceOf(Raced)
   // Started again, the report sees every row.
   const views = await consistently(() => bounded(inlet.sql, limits, 'test', tx => index.views(tx, own.id, want), 'custom', 'transaction'))
-  expect(views.view('Moved', day / DAY).users.length).toBe(20)
-  expect(views.view('Moved', day / DAY).times.length).toBe(50)
+  expect(views.days('Moved').views[0].users.length).toBe(20)
+  expect(views.days('Moved').views[0].times.length).toBe(50)
 })
