@@ -14,6 +14,31 @@ export interface FunnelStep { name: string; users: number; conversion: number }
 
 const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
 
+// A value per user id, reused by every report: they compute one at a time on this
+// thread once their views are read, and a stamp per user says whether the current
+// one wrote its slot, so nothing is cleared between reports (zeroing arrays the
+// size of a project's users cost ~1 ms each per report). As large as the largest
+// project's user ids, which the day index bounds (REPORT_INDEX_BYTES_MAX).
+class PerUser {
+  private stamp = new Int32Array(0)
+  private value = new Float64Array(0)
+  private gen = 0
+  begin(users: number): this {
+    if (this.stamp.length < users) {
+      const size = Math.max(users, Math.ceil(this.stamp.length * 1.5))
+      this.stamp = new Int32Array(size)
+      this.value = new Float64Array(size)
+      this.gen = 0
+    }
+    if (++this.gen === 0x7fffffff) { this.stamp.fill(0); this.gen = 1 }
+    return this
+  }
+  has(u: number): boolean { return this.stamp[u] === this.gen }
+  get(u: number): number { return this.value[u] }
+  set(u: number, x: number): void { this.stamp[u] = this.gen; this.value[u] = x }
+}
+const SEEN = new PerUser(), COHORT = new PerUser(), COUNTED = new PerUser()
+
 // A user enters at their first step-1 event in [from, to); each later step is the
 // earliest event of its name at or after the previous step, at most `within` after
 // the entry. Taking the earliest is optimal for a fixed entry, so this counts every
@@ -26,39 +51,40 @@ export async function funnelReport(sql: Sql, index: DayIndex, projectId: number,
   const views = await consistently(lastTry => bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
     ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end })), lastTry), 'custom', 'transaction'))
   const days = q.steps.map(name => views.days(name))
-  const entry = new Float64Array(views.users), at = new Float64Array(views.users)
-  let active: number[] = []
-  const seen = new Uint8Array(views.users)
+  // The users still in, in parallel arrays: id, entry time, time of the last step.
+  let ids: number[] = [], entries: number[] = [], ats: number[] = []
+  const seen = SEEN.begin(views.users)
   for (let d = firstDay; d < entryEnd; d++) {
     const v = days[0].views[d - firstDay]
     for (let i = 0; i < v.users.length; i++) {
       const u = v.users[i]
-      if (seen[u]) continue
-      const j = firstAtOrAfter(v, i, q.fromMs)
+      if (seen.has(u)) continue
+      // Past the first day every time is at or after `from`.
+      const j = d === firstDay ? firstAtOrAfter(v, i, q.fromMs) : v.start[i]
       if (j < v.start[i + 1] && v.times[j] < q.toMs) {
-        seen[u] = 1
-        entry[u] = at[u] = v.times[j]
-        active.push(u)
+        seen.set(u, 1)
+        ids.push(u); entries.push(v.times[j]); ats.push(v.times[j])
       }
     }
   }
-  const users = [active.length]
+  const users = [ids.length]
   for (let k = 1; k < q.steps.length; k++) {
-    const next: number[] = []
-    for (const u of active) {
-      const limit = entry[u] + withinMs
-      for (let d = dayOf(at[u]); d <= dayOf(limit) && d < end; d++) {
-        const v = days[k].views[d - firstDay]
+    const next: number[] = [], nextEntries: number[] = [], nextAts: number[] = []
+    const stepDays = days[k].views
+    for (let n = 0; n < ids.length; n++) {
+      const u = ids[n], at = ats[n], limit = entries[n] + withinMs
+      for (let d = dayOf(at), last = Math.min(dayOf(limit), end - 1); d <= last; d++) {
+        const v = stepDays[d - firstDay]
         const i = find(v, u)
         if (i < 0) continue
-        const j = firstAtOrAfter(v, i, at[u])
+        const j = firstAtOrAfter(v, i, at)
         if (j === v.start[i + 1]) continue
-        if (v.times[j] <= limit) { at[u] = v.times[j]; next.push(u) }
+        if (v.times[j] <= limit) { next.push(u); nextEntries.push(entries[n]); nextAts.push(v.times[j]) }
         break
       }
     }
     users.push(next.length)
-    active = next
+    ids = next; entries = nextEntries; ats = nextAts
   }
   return q.steps.map((name, i) => ({ name, users: users[i], conversion: users[0] ? users[i] / users[0] : 0 }))
 }
@@ -84,7 +110,7 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   // Each user's cohort, as the first day of its period (-1: none); days ascending,
   // so the first day seen is the user's first.
   const cohortDays = views.days(q.cohortEvent), returnDays = views.days(returnName)
-  const cohortOf = new Float64Array(views.users).fill(-1)
+  const cohortOf = COHORT.begin(views.users)
   const cohortStarts: number[] = []
   for (let ms = floorTo(q.fromMs, q.interval); ms < q.toMs; ms += size) cohortStarts.push(dayOf(ms))
   const cohortIndex = new Map(cohortStarts.map((d, i) => [d, i]))
@@ -94,23 +120,26 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
     const v = cohortDays.views[d - cohortDays.fromDay]
     for (let i = 0; i < v.users.length; i++) {
       const u = v.users[i]
-      if (cohortOf[u] !== -1) continue
-      cohortOf[u] = periodOf(d)
-      sizes[cohortIndex.get(cohortOf[u])!]++
+      if (cohortOf.has(u)) continue
+      const cp = periodOf(d)
+      cohortOf.set(u, cp)
+      sizes[cohortIndex.get(cp)!]++
     }
   }
   const retained = cohortStarts.map(() => new Array<number>(q.periods).fill(0))
   // The last period each user was counted in: days ascending, so periods are too.
-  const counted = new Float64Array(views.users).fill(-1)
+  const counted = COUNTED.begin(views.users)
   for (let d = fromDay; d < returnsTo; d++) {
     const v = returnDays.views[d - returnDays.fromDay]
     const k0 = periodOf(d)
     for (let i = 0; i < v.users.length; i++) {
-      const u = v.users[i], cp = cohortOf[u]
-      if (cp === -1 || d < cp || d >= cp + q.periods * periodDays) continue
+      const u = v.users[i]
+      if (!cohortOf.has(u)) continue
+      const cp = cohortOf.get(u)
+      if (d < cp || d >= cp + q.periods * periodDays) continue
       const k = (k0 - cp) / periodDays
-      if (counted[u] === k) continue
-      counted[u] = k
+      if (counted.has(u) && counted.get(u) === k) continue
+      counted.set(u, k)
       retained[cohortIndex.get(cp)!][k]++
     }
   }

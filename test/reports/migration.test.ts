@@ -1,4 +1,4 @@
-// sql/011 (and 012, 013) on a database that already holds events and memberships (written
+// sql/011 (and 012, 013, 014) on a database that already holds events and memberships (written
 // before it existed): every membership row gets the hour bits and first time of its
 // events, and the user counters are filled from them, so hourly users, funnels and
 // counts are exact over old data from the start.
@@ -51,7 +51,7 @@ test('011 gives every membership row stored before it the hour bits and first ti
     select project_id, name, date_trunc('hour', "timestamp", 'UTC'), count(*) from events group by 1, 2, 3`
   const [{ rows }] = await sql`select count(*)::int as rows from event_users_day`
   expect(rows).toBeGreaterThan(500)
-  expect(await migrate(sql, SQL_DIR)).toEqual(['011_user_day_hours_first.sql', '012_user_day_covering.sql', '013_user_counts.sql'])
+  expect(await migrate(sql, SQL_DIR)).toEqual(['011_user_day_hours_first.sql', '012_user_day_covering.sql', '013_user_counts.sql', '014_event_counts_hour_by_name.sql'])
   const [{ after }] = await sql`select count(*)::int as after from event_users_day where hours <> 0 and first_at is not null`
   expect(after).toBe(rows)
   // Rollups, memberships (bits and first times included) and user counters equal a recomputation from the events.
