@@ -39,6 +39,26 @@ class PerUser {
 }
 const SEEN = new PerUser(), COHORT = new PerUser(), COUNTED = new PerUser()
 
+// Reports compute one at a time (they share the arrays above), and each gives the
+// event loop back every SLICE_MS, so that ingest acks and other requests do not wait
+// behind a 30-day report's ~15-30 ms of arithmetic (measured under 1,000 events/s of
+// ingest: its p99 27 ms with reports computed in one piece).
+const SLICE_MS = 3
+let turn: Promise<unknown> = Promise.resolve()
+class Slicer {
+  private until = performance.now() + SLICE_MS
+  due(): boolean { return performance.now() >= this.until }
+  async pause(): Promise<void> {
+    await new Promise(resolve => setImmediate(resolve))
+    this.until = performance.now() + SLICE_MS
+  }
+}
+function computing<T>(fn: (slicer: Slicer) => Promise<T>): Promise<T> {
+  const run = turn.then(() => fn(new Slicer()))
+  turn = run.catch(() => {})
+  return run
+}
+
 // A user enters at their first step-1 event in [from, to); each later step is the
 // earliest event of its name at or after the previous step, at most `within` after
 // the entry. Taking the earliest is optimal for a fixed entry, so this counts every
@@ -50,43 +70,48 @@ export async function funnelReport(sql: Sql, index: DayIndex, projectId: number,
   const firstDay = dayOf(q.fromMs), entryEnd = dayOf(q.toMs - 1) + 1, end = dayOf(q.toMs - 1 + withinMs) + 1
   const views = await consistently(lastTry => bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
     ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end })), lastTry), 'custom', 'transaction'))
-  const days = q.steps.map(name => views.days(name))
-  // The users still in, in parallel arrays: id, entry time, time of the last step.
-  let ids: number[] = [], entries: number[] = [], ats: number[] = []
-  const seen = SEEN.begin(views.users)
-  for (let d = firstDay; d < entryEnd; d++) {
-    const v = days[0].views[d - firstDay]
-    for (let i = 0; i < v.users.length; i++) {
-      const u = v.users[i]
-      if (seen.has(u)) continue
-      // Past the first day every time is at or after `from`.
-      const j = d === firstDay ? firstAtOrAfter(v, i, q.fromMs) : v.start[i]
-      if (j < v.start[i + 1] && v.times[j] < q.toMs) {
-        seen.set(u, 1)
-        ids.push(u); entries.push(v.times[j]); ats.push(v.times[j])
+  const counts = await computing(async slicer => {
+    const days = q.steps.map(name => views.days(name))
+    // The users still in, in parallel arrays: id, entry time, time of the last step.
+    let ids: number[] = [], entries: number[] = [], ats: number[] = []
+    const seen = SEEN.begin(views.users)
+    for (let d = firstDay; d < entryEnd; d++) {
+      if (slicer.due()) await slicer.pause()
+      const v = days[0].views[d - firstDay]
+      for (let i = 0; i < v.users.length; i++) {
+        const u = v.users[i]
+        if (seen.has(u)) continue
+        // Past the first day every time is at or after `from`.
+        const j = d === firstDay ? firstAtOrAfter(v, i, q.fromMs) : v.start[i]
+        if (j < v.start[i + 1] && v.times[j] < q.toMs) {
+          seen.set(u, 1)
+          ids.push(u); entries.push(v.times[j]); ats.push(v.times[j])
+        }
       }
     }
-  }
-  const users = [ids.length]
-  for (let k = 1; k < q.steps.length; k++) {
-    const next: number[] = [], nextEntries: number[] = [], nextAts: number[] = []
-    const stepDays = days[k].views
-    for (let n = 0; n < ids.length; n++) {
-      const u = ids[n], at = ats[n], limit = entries[n] + withinMs
-      for (let d = dayOf(at), last = Math.min(dayOf(limit), end - 1); d <= last; d++) {
-        const v = stepDays[d - firstDay]
-        const i = find(v, u)
-        if (i < 0) continue
-        const j = firstAtOrAfter(v, i, at)
-        if (j === v.start[i + 1]) continue
-        if (v.times[j] <= limit) { next.push(u); nextEntries.push(entries[n]); nextAts.push(v.times[j]) }
-        break
+    const users = [ids.length]
+    for (let k = 1; k < q.steps.length; k++) {
+      const next: number[] = [], nextEntries: number[] = [], nextAts: number[] = []
+      const stepDays = days[k].views
+      for (let n = 0; n < ids.length; n++) {
+        if ((n & 1023) === 0 && slicer.due()) await slicer.pause()
+        const u = ids[n], at = ats[n], limit = entries[n] + withinMs
+        for (let d = dayOf(at), last = Math.min(dayOf(limit), end - 1); d <= last; d++) {
+          const v = stepDays[d - firstDay]
+          const i = find(v, u)
+          if (i < 0) continue
+          const j = firstAtOrAfter(v, i, at)
+          if (j === v.start[i + 1]) continue
+          if (v.times[j] <= limit) { next.push(u); nextEntries.push(entries[n]); nextAts.push(v.times[j]) }
+          break
+        }
       }
+      users.push(next.length)
+      ids = next; entries = nextEntries; ats = nextAts
     }
-    users.push(next.length)
-    ids = next; entries = nextEntries; ats = nextAts
-  }
-  return q.steps.map((name, i) => ({ name, users: users[i], conversion: users[0] ? users[i] / users[0] : 0 }))
+    return users
+  })
+  return q.steps.map((name, i) => ({ name, users: counts[i], conversion: counts[0] ? counts[i] / counts[0] : 0 }))
 }
 
 export interface RetentionQuery {
@@ -107,41 +132,46 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   if (returnName === q.cohortEvent) wants[0].toDay = returnsTo
   else wants.push({ name: returnName, fromDay, toDay: returnsTo })
   const views = await consistently(lastTry => bounded(sql, limits, 'retention', tx => index.views(tx, projectId, wants, lastTry), 'custom', 'transaction'))
-  // Each user's cohort, as the first day of its period (-1: none); days ascending,
-  // so the first day seen is the user's first.
-  const cohortDays = views.days(q.cohortEvent), returnDays = views.days(returnName)
-  const cohortOf = COHORT.begin(views.users)
   const cohortStarts: number[] = []
   for (let ms = floorTo(q.fromMs, q.interval); ms < q.toMs; ms += size) cohortStarts.push(dayOf(ms))
-  const cohortIndex = new Map(cohortStarts.map((d, i) => [d, i]))
-  const sizes = new Array<number>(cohortStarts.length).fill(0)
-  const periodOf = (day: number) => dayOf(floorTo(day * DAY_MS, q.interval))
-  for (let d = fromDay; d < toDay; d++) {
-    const v = cohortDays.views[d - cohortDays.fromDay]
-    for (let i = 0; i < v.users.length; i++) {
-      const u = v.users[i]
-      if (cohortOf.has(u)) continue
-      const cp = periodOf(d)
-      cohortOf.set(u, cp)
-      sizes[cohortIndex.get(cp)!]++
+  const { sizes, retained } = await computing(async slicer => {
+    const cohortDays = views.days(q.cohortEvent), returnDays = views.days(returnName)
+    // Each user's cohort, as the first day of its period; days ascending, so the
+    // first day seen is the user's first.
+    const cohortOf = COHORT.begin(views.users)
+    const cohortIndex = new Map(cohortStarts.map((d, i) => [d, i]))
+    const sizes = new Array<number>(cohortStarts.length).fill(0)
+    const periodOf = (day: number) => dayOf(floorTo(day * DAY_MS, q.interval))
+    for (let d = fromDay; d < toDay; d++) {
+      if (slicer.due()) await slicer.pause()
+      const v = cohortDays.views[d - cohortDays.fromDay]
+      for (let i = 0; i < v.users.length; i++) {
+        const u = v.users[i]
+        if (cohortOf.has(u)) continue
+        const cp = periodOf(d)
+        cohortOf.set(u, cp)
+        sizes[cohortIndex.get(cp)!]++
+      }
     }
-  }
-  const retained = cohortStarts.map(() => new Array<number>(q.periods).fill(0))
-  // The last period each user was counted in: days ascending, so periods are too.
-  const counted = COUNTED.begin(views.users)
-  for (let d = fromDay; d < returnsTo; d++) {
-    const v = returnDays.views[d - returnDays.fromDay]
-    const k0 = periodOf(d)
-    for (let i = 0; i < v.users.length; i++) {
-      const u = v.users[i]
-      if (!cohortOf.has(u)) continue
-      const cp = cohortOf.get(u)
-      if (d < cp || d >= cp + q.periods * periodDays) continue
-      const k = (k0 - cp) / periodDays
-      if (counted.has(u) && counted.get(u) === k) continue
-      counted.set(u, k)
-      retained[cohortIndex.get(cp)!][k]++
+    const retained = cohortStarts.map(() => new Array<number>(q.periods).fill(0))
+    // The last period each user was counted in: days ascending, so periods are too.
+    const counted = COUNTED.begin(views.users)
+    for (let d = fromDay; d < returnsTo; d++) {
+      if (slicer.due()) await slicer.pause()
+      const v = returnDays.views[d - returnDays.fromDay]
+      const k0 = periodOf(d)
+      for (let i = 0; i < v.users.length; i++) {
+        const u = v.users[i]
+        if (!cohortOf.has(u)) continue
+        const cp = cohortOf.get(u)
+        if (d < cp || d >= cp + q.periods * periodDays) continue
+        const k = (k0 - cp) / periodDays
+        if (counted.has(u) && counted.get(u) === k) continue
+        counted.set(u, k)
+        retained[cohortIndex.get(cp)!][k]++
+      }
     }
-  }
+    return { sizes, retained }
+  })
   return cohortStarts.map((d, i) => ({ cohort: new Date(d * DAY_MS).toISOString(), users: sizes[i], retained: retained[i] }))
 }

@@ -169,3 +169,19 @@ test('a partition made for a day while a report reads it: the report starts agai
   expect(views.days('Moved').views[0].users.length).toBe(20)
   expect(views.days('Moved').views[0].times.length).toBe(50)
 })
+
+test('reports computed at once (they share per-user arrays, one at a time) each equal brute force', async () => {
+  const asks: [string, unknown][] = []
+  for (const [steps, within] of [['PageView,AddToCart,Purchase', 3600], ['Signup,PageView', 86_400], ['AddToCart,Purchase', 600]] as const) {
+    const path = `/v1/reports/funnel?steps=${steps}&within=${within}&from=${iso(START)}&to=${iso(today + DAY)}`
+    asks.push([path, { steps: bruteFunnel(stored, START, today + DAY, steps.split(','), within) }])
+  }
+  for (const ret of ['any', 'Purchase', 'PageView']) {
+    asks.push([`/v1/reports/retention?${RETENTION(ret)}`, { cohorts: bruteRetention(stored, START, today + DAY, 'day', 5, 'Signup', ret === 'any' ? null : ret) }])
+  }
+  const answers = await Promise.all(asks.concat(asks).map(([path]) => inlet.request('GET', path, { key: project.api_key })))
+  answers.forEach((r, i) => {
+    expect(r.status).toBe(200)
+    expect(r.body).toEqual(asks[i % asks.length][1])
+  })
+})
