@@ -40,7 +40,7 @@ class Entry {
   pending: number[] = []
   // The commit count (DayIndex.seq) when it was kept.
   keptAt = 0
-  constructor(readonly projectId: number, readonly name: string, readonly day: number, public count: number,
+  constructor(readonly project: ProjectIndex, readonly name: string, readonly day: number, public count: number,
     readonly loadedIn: Snapshot, public view: DayView) {}
   get bytes(): number {
     return 64 + viewBytes(this.view) + this.tailUsers.length * 16
@@ -48,20 +48,25 @@ class Entry {
 }
 
 // A project's days by name, and its user keys, each numbered once (the ids index
-// typed arrays; ~72 B + the key per user, counted in the bound).
+// typed arrays; ~72 B + the key per user, counted in the bound while it is `live`).
+// Dropped (erasure, eviction), it is no longer live: a report still reading it
+// goes on with its own views and keeps nothing in it.
 class ProjectIndex {
   readonly ids = new Map<string, number>()
   keyBytes = 0
   readonly names = new Map<string, Map<number, Entry>>()
   entries = 0
+  live = true
   constructor(readonly projectId: number, readonly epoch: number, private readonly grew: (bytes: number) => void) {}
   uid(key: string): number {
     let id = this.ids.get(key)
     if (id === undefined) {
       this.ids.set(key, (id = this.ids.size))
-      const b = 72 + key.length * 2
-      this.keyBytes += b
-      this.grew(b)
+      if (this.live) {
+        const b = 72 + key.length * 2
+        this.keyBytes += b
+        this.grew(b)
+      }
     }
     return id
   }
@@ -178,7 +183,7 @@ export class DayIndex {
         ahead = true
       } else if (count === 0) {
         // Nothing to read; kept all the same, so that commits can append to it.
-        if (d >= keepFrom) fresh.push(this.keep(project, new Entry(projectId, w.name, d, 0, snap, EMPTY)))
+        if (d >= keepFrom) fresh.push(this.keep(project, new Entry(project, w.name, d, 0, snap, EMPTY)))
       } else {
         if (!stale.has(w.name)) stale.set(w.name, [])
         stale.get(w.name)!.push(d)
@@ -198,7 +203,7 @@ export class DayIndex {
         const view = loaded.get(d) ?? EMPTY
         slot.views[d - slot.fromDay] = view
         this.stats.loaded++
-        if (d >= keepFrom) fresh.push(this.keep(project, new Entry(projectId, name, d, counts.get(name)!.get(d)!, snap, view)))
+        if (d >= keepFrom) fresh.push(this.keep(project, new Entry(project, name, d, counts.get(name)!.get(d)!, snap, view)))
       }
     }
     // Commits told before a day made here was kept that its snapshot does not hold:
@@ -243,6 +248,7 @@ export class DayIndex {
   }
 
   private replay(p: ProjectIndex, fresh: Entry[], snap: Snapshot): void {
+    if (!p.live) return
     const made = new Map<string, Map<number, Entry>>()
     for (const e of fresh) {
       if (!made.has(e.name)) made.set(e.name, new Map())
@@ -373,6 +379,8 @@ export class DayIndex {
   }
 
   private keep(p: ProjectIndex, e: Entry): Entry {
+    e.keptAt = this.seq
+    if (!p.live) return e
     let days = p.names.get(e.name)
     if (days === undefined) p.names.set(e.name, (days = new Map()))
     const old = days.get(e.day)
@@ -381,7 +389,6 @@ export class DayIndex {
     p.entries++
     this.lru.add(e)
     this.bytes += e.bytes
-    e.keptAt = this.seq
     return e
   }
 
@@ -390,9 +397,8 @@ export class DayIndex {
   private evict(): void {
     for (const e of this.lru) {
       if (this.bytes <= this.bytesMax) break
-      const p = this.projects.get(e.projectId)!
-      this.remove(p, e)
-      if (p.entries === 0) this.drop(p)
+      this.remove(e.project, e)
+      if (e.project.entries === 0) this.drop(e.project)
     }
   }
 
@@ -404,9 +410,11 @@ export class DayIndex {
   }
 
   private drop(p: ProjectIndex): void {
+    if (!p.live) return
     for (const days of p.names.values()) for (const e of [...days.values()]) this.remove(p, e)
     this.bytes -= p.keyBytes
     p.keyBytes = 0
+    p.live = false
     if (this.projects.get(p.projectId) === p) this.projects.delete(p.projectId)
   }
 }

@@ -139,6 +139,10 @@ test('under a bound smaller than one report, days are evicted after each and rep
     await expectExact(small)
     expect(index.stats.loaded).toBeGreaterThan(loaded)
     expect(index.sizeBytes).toBeLessThanOrEqual(1_048_576)
+    // Reports at once, each evicting (and dropping the project) under the others' feet.
+    await Promise.all([expectExact(small), expectExact(small), expectExact(small)])
+    expect(index.sizeBytes).toBeLessThanOrEqual(1_048_576)
+    expect(index.sizeBytes).toBeGreaterThanOrEqual(0)
   } finally { await small.stop() }
 })
 
