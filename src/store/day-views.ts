@@ -49,29 +49,41 @@ export function firstAtOrAfter(v: DayView, i: number, t: number): number {
   return lo
 }
 
+// Row indexes sorted by user, stably (rows of a user keep their order). Up to
+// 2^21 rows, as packed numbers (user < 2^31, row < 2^21) sorted natively; past
+// that (a name with millions of events in one day), with a comparator.
 const ROW_BITS = 2 ** 21
+function byUser(users: readonly number[]): Float64Array | Uint32Array {
+  const n = users.length
+  if (n < ROW_BITS) {
+    const key = new Float64Array(n)
+    for (let i = 0; i < n; i++) key[i] = users[i] * ROW_BITS + i
+    key.sort()
+    for (let i = 0; i < n; i++) key[i] = key[i] % ROW_BITS
+    return key
+  }
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  return order.sort((a, b) => users[a] - users[b] || a - b)
+}
 
 // Rows (user, time) in any order → a view: users sorted and unique, each one's
 // times ascending (none kept for a users-only view).
 export function build(users: readonly number[], times: readonly number[], usersOnly: boolean): DayView {
   const n = users.length
   assert(usersOnly || times.length === n, 'a row has a user and a time')
-  // Row indexes sorted by user with a packed key (user < 2^31, row < 2^21), then
-  // each user's run by time where it is not in order already.
-  assert(n < ROW_BITS, 'a day view holds fewer than 2^21 rows')
-  const key = new Float64Array(n)
-  for (let i = 0; i < n; i++) key[i] = users[i] * ROW_BITS + i
-  key.sort()
+  const order = byUser(users)
   let distinct = 0
-  for (let i = 0; i < n; i++) if (i === 0 || Math.floor(key[i] / ROW_BITS) !== Math.floor(key[i - 1] / ROW_BITS)) distinct++
+  for (let i = 0; i < n; i++) if (i === 0 || users[order[i]] !== users[order[i - 1]]) distinct++
   const out = { users: new Int32Array(distinct), start: new Int32Array(distinct + 1), times: new Float64Array(usersOnly ? 0 : n) }
   let u = -1
   for (let i = 0; i < n; i++) {
-    const user = Math.floor(key[i] / ROW_BITS)
+    const user = users[order[i]]
     if (i === 0 || user !== out.users[u]) { out.users[++u] = user; out.start[u] = usersOnly ? u : i }
-    if (!usersOnly) out.times[i] = times[key[i] % ROW_BITS]
+    if (!usersOnly) out.times[i] = times[order[i]]
   }
   out.start[distinct] = usersOnly ? distinct : n
+  // Each user's run by time, where it is not in order already.
   if (!usersOnly) {
     for (let i = 0; i < distinct; i++) {
       for (let j = out.start[i] + 1; j < out.start[i + 1]; j++) {
