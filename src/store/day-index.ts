@@ -102,8 +102,23 @@ export async function consistently<T>(run: (lastTry: boolean) => Promise<T>): Pr
   }
 }
 
-// A committed row as the index needs it, kept a while for days loaded meanwhile.
-interface Recent { seq: number; xid: number; projectId: number; name: string; day: number; user: string | null; t: number }
+// The last rows committed, as the index needs them, kept a while for days loaded
+// meanwhile: a ring in parallel arrays (no object per committed row).
+class RecentRows {
+  readonly seq: Float64Array; readonly xid: Float64Array; readonly projectId: Float64Array; readonly t: Float64Array
+  readonly name: string[]; readonly user: (string | null)[]
+  private next = 0
+  constructor(readonly size: number) {
+    this.seq = new Float64Array(size); this.xid = new Float64Array(size); this.projectId = new Float64Array(size); this.t = new Float64Array(size)
+    this.name = new Array(size).fill(''); this.user = new Array(size).fill(null)
+  }
+  add(seq: number, xid: number, r: EventRow, user: string | null): void {
+    const i = this.next
+    this.seq[i] = seq; this.xid[i] = xid; this.projectId[i] = r.projectId; this.t[i] = r.timestampMs
+    this.name[i] = r.name; this.user[i] = user
+    this.next = (i + 1) % this.size
+  }
+}
 
 export class DayIndex {
   private readonly projects = new Map<number, ProjectIndex>()
@@ -116,8 +131,7 @@ export class DayIndex {
   // snapshot that did not see some of them, whose commits were told before the day
   // was kept, gets them from here. Without it, under steady ingest nearly every load
   // of today would miss a commit and be read again by the next report.
-  private readonly recent: (Recent | undefined)[]
-  private next = 0
+  private readonly recent: RecentRows
   // Commits told so far (rows): a day kept at `seq` n was told those after n itself.
   private seq = 0
   // Writes of this process not yet answered: one may have committed before a
@@ -127,7 +141,7 @@ export class DayIndex {
 
   constructor(private readonly bytesMax: number, private readonly retentionDaysDefault: number, private readonly recentMax = 16_384,
     private readonly commitWaitMs = 250) {
-    this.recent = new Array(recentMax)
+    this.recent = new RecentRows(recentMax)
   }
 
   get sizeBytes(): number {
@@ -224,10 +238,7 @@ export class DayIndex {
       if (p === undefined) continue
       const day = Math.floor(r.timestampMs / DAY_MS)
       const user = r.userId ?? r.anonymousId
-      if (this.recentMax > 0) {
-        this.recent[this.next] = { seq: ++this.seq, xid, projectId: r.projectId, name: r.name, day, user, t: r.timestampMs }
-        this.next = (this.next + 1) % this.recentMax
-      }
+      if (this.recentMax > 0) this.recent.add(++this.seq, xid, r, user)
       const named = p.get(r.name, day)
       if (named !== undefined && !named.loadedIn.sees(xid)) this.apply(p, named, user, r.timestampMs, xid)
       const any = user === null ? undefined : p.get(ANY, day)
@@ -250,12 +261,15 @@ export class DayIndex {
       if (!made.has(e.name)) made.set(e.name, new Map())
       made.get(e.name)!.set(e.day, e)
     }
-    for (const r of this.recent) {
-      if (r === undefined || r.projectId !== p.projectId || snap.sees(r.xid)) continue
-      const e = made.get(r.name)?.get(r.day)
-      if (e !== undefined && r.seq <= e.keptAt) this.apply(p, e, r.user, r.t, r.xid)
-      const any = r.user === null ? undefined : made.get(ANY)?.get(r.day)
-      if (any !== undefined && r.seq <= any.keptAt) this.apply(p, any, r.user, r.t, r.xid)
+    const r = this.recent
+    for (let i = 0; i < r.size; i++) {
+      // seq 0: a slot never written.
+      if (r.seq[i] === 0 || r.projectId[i] !== p.projectId || snap.sees(r.xid[i])) continue
+      const day = Math.floor(r.t[i] / DAY_MS), user = r.user[i]
+      const e = made.get(r.name[i])?.get(day)
+      if (e !== undefined && r.seq[i] <= e.keptAt) this.apply(p, e, user, r.t[i], r.xid[i])
+      const any = user === null ? undefined : made.get(ANY)?.get(day)
+      if (any !== undefined && r.seq[i] <= any.keptAt) this.apply(p, any, user, r.t[i], r.xid[i])
     }
   }
 

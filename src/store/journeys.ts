@@ -5,9 +5,9 @@
 
 import { assert } from '../assert'
 import type { Sql } from './db'
-import { consistently, type DayIndex } from './day-index'
+import type { DayIndex } from './day-index'
 import { ANY, DAY_MS, find, firstAtOrAfter } from './day-views'
-import { bounded, floorTo, INTERVAL_MS, type ReportLimits, type RetentionInterval } from './reports'
+import { floorTo, INTERVAL_MS, type ReportLimits, type RetentionInterval, withViews } from './reports'
 
 export interface FunnelQuery { fromMs: number; toMs: number; steps: string[]; withinS: number }
 export interface FunnelStep { name: string; users: number; conversion: number }
@@ -68,8 +68,8 @@ export async function funnelReport(sql: Sql, index: DayIndex, projectId: number,
   assert(q.fromMs < q.toMs, 'funnel range is not empty')
   const withinMs = q.withinS * 1000
   const firstDay = dayOf(q.fromMs), entryEnd = dayOf(q.toMs - 1) + 1, end = dayOf(q.toMs - 1 + withinMs) + 1
-  const views = await consistently(lastTry => bounded(sql, limits, 'funnel', tx => index.views(tx, projectId, q.steps.map((name, k) =>
-    ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end })), lastTry), 'custom', 'transaction'))
+  const views = await withViews(sql, limits, 'funnel', (tx, lastTry) => index.views(tx, projectId, q.steps.map((name, k) =>
+    ({ name, fromDay: firstDay, toDay: k === 0 ? entryEnd : end })), lastTry))
   const counts = await computing(async slicer => {
     const days = q.steps.map(name => views.days(name))
     // The users still in, in parallel arrays: id, entry time, time of the last step.
@@ -131,7 +131,7 @@ export async function retentionReport(sql: Sql, index: DayIndex, projectId: numb
   const wants = [{ name: q.cohortEvent, fromDay, toDay }]
   if (returnName === q.cohortEvent) wants[0].toDay = returnsTo
   else wants.push({ name: returnName, fromDay, toDay: returnsTo })
-  const views = await consistently(lastTry => bounded(sql, limits, 'retention', tx => index.views(tx, projectId, wants, lastTry), 'custom', 'transaction'))
+  const views = await withViews(sql, limits, 'retention', (tx, lastTry) => index.views(tx, projectId, wants, lastTry))
   const cohortStarts: number[] = []
   for (let ms = floorTo(q.fromMs, q.interval); ms < q.toMs; ms += size) cohortStarts.push(dayOf(ms))
   const { sizes, retained } = await computing(async slicer => {

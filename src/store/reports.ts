@@ -106,6 +106,12 @@ export async function bounded<T>(sql: Sql, limits: ReportLimits, what: string, f
   }
 }
 
+// A report that reads the day index: one repeatable-read snapshot, begun again while
+// the index says a newer one would do better (Raced; `lastTry` for DayIndex.views).
+export function withViews<T>(sql: Sql, limits: ReportLimits, what: string, fn: (tx: Sql, lastTry: boolean) => Promise<T>): Promise<T> {
+  return consistently(lastTry => bounded(sql, limits, what, tx => fn(tx, lastTry), 'custom', 'transaction'))
+}
+
 // Without a name, the names the project has events of in [from, to) (from the hour
 // rollup: a few rows per hour): the day index holds times per name.
 function anyName(tx: Sql, projectId: number, from: Date, to: Date) {
@@ -124,7 +130,7 @@ export async function countsReport(sql: Sql, index: DayIndex, projectId: number,
   const named = q.name !== undefined
   const rows = q.interval === 'minute'
     // Users per minute from the day index (one snapshot: the counts and the index agree).
-    ? await consistently(lastTry => bounded(sql, limits, 'counts', async tx => {
+    ? await withViews(sql, limits, 'counts', async (tx, lastTry) => {
       const events = tx`select bucket as b, sum(events)::int8 as n from event_counts_minute
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
              ${named ? tx`and name = ${q.name!}` : tx``}
@@ -133,7 +139,7 @@ export async function countsReport(sql: Sql, index: DayIndex, projectId: number,
       const fromDay = Math.floor(q.fromMs / DAY_MS), toDay = Math.floor((q.toMs - 1) / DAY_MS) + 1
       const views = await index.views(tx, projectId, names.map(name => ({ name, fromDay, toDay })), lastTry)
       return [await events, usersPerMinute(views, names, fromDay, toDay, q.fromMs, q.toMs)]
-    }, 'custom', 'transaction'))
+    })
     : await bounded(sql, limits, 'counts', async tx => {
       const events = tx`select date_trunc(${q.interval}, bucket, 'UTC') as b, sum(events)::int8 as n from event_counts_hour
            where project_id = ${projectId} and bucket >= ${from} and bucket < ${to}
