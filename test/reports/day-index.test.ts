@@ -5,10 +5,11 @@
 // it evicts on every report; and a partition move racing a report's snapshot. Each
 // report is compared with brute force over exactly the events stored at that moment.
 
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { EventRow } from '../../src/event'
 import { consistently, DayIndex, Raced } from '../../src/store/day-index'
 import { ensurePartition } from '../../src/store/partitions'
-import { bounded } from '../../src/store/reports'
+import { bounded, withViews } from '../../src/store/reports'
 import { insertEvents } from '../../src/store/write'
 import { startInlet, type TestInlet } from '../support/inlet'
 import { bruteCounts, bruteFunnel, bruteRetention, generate, prng, type Ev } from './brute'
@@ -188,4 +189,54 @@ test('reports computed at once (they share per-user arrays, one at a time) each 
     expect(r.status).toBe(200)
     expect(r.body).toEqual(asks[i % asks.length][1])
   })
+})
+
+describe('the two settings that spare a day a second read, on both sides', () => {
+  const limits = { timeoutMs: 10_000, workMemKb: 4096, parallelWorkers: 0 }
+  const todayDay = today / DAY
+  const rowsOf = (projectId: number, name: string, prefix: string, n: number): EventRow[] => Array.from({ length: n }, (_, i) => ({
+    projectId, id: `${prefix}-${i}`, type: 'track', name, timestampMs: today + 60_000 + i, receivedAtMs: Date.now(),
+    userId: `${prefix}-u${i % 3}`, anonymousId: null, sessionId: null, properties: '{}', context: '{}', bytes: 100,
+  }))
+  const read = (index: DayIndex, projectId: number, name: string) =>
+    withViews(inlet.sql, limits, 'test', (tx, lastTry) => index.views(tx, projectId, [{ name, fromDay: todayDay, toDay: todayDay + 1 }], lastTry))
+
+  for (const [waitMs, reads] of [[250, 0], [0, 1]] as const) {
+    test(`REPORT_INDEX_COMMIT_WAIT_MS ${waitMs}: a day one commit short while a write is unanswered is ${reads ? 'read again' : 'completed by the write, once told'}`, async () => {
+      const own = await inlet.project()
+      await insertEvents(inlet.sql, rowsOf(own.id, 'Waited', 'w0', 10))
+      const index = new DayIndex(64 * 1_048_576, 0, 16_384, waitMs)
+      await read(index, own.id, 'Waited')
+      const loaded = index.stats.loaded
+      // A write commits, and its answer is held back: the index is told later.
+      let told: { xid: number; rows: readonly EventRow[] } | undefined
+      await insertEvents(inlet.sql, rowsOf(own.id, 'Waited', 'w1', 5), { committed: { writing: () => {}, committed: (xid, rows) => { told = { xid, rows } } } })
+      let answer!: () => void
+      index.writing(new Promise<void>(resolve => { answer = resolve }))
+      setTimeout(() => { index.committed(told!.xid, told!.rows); answer() }, 50)
+      const views = await read(index, own.id, 'Waited')
+      expect(views.days('Waited').views[0].times.length).toBe(15)
+      expect(index.stats.loaded - loaded).toBe(reads)
+    })
+  }
+
+  for (const [recent, reads] of [[16_384, 0], [0, 1]] as const) {
+    test(`REPORT_INDEX_RECENT_ROWS_MAX ${recent}: commits told while a day loads in an older snapshot are ${reads ? 'missing, so it is read again' : 'replayed into it'}`, async () => {
+      const own = await inlet.project()
+      await insertEvents(inlet.sql, rowsOf(own.id, 'Replayed', 'r0', 10))
+      const index = new DayIndex(64 * 1_048_576, 0, recent, 250)
+      // The index knows the project (a day of another name, empty, is held).
+      await read(index, own.id, 'Other')
+      await bounded(inlet.sql, limits, 'test', async tx => {
+        // The snapshot is taken; 5 rows commit and are told; then the day loads in it.
+        await insertEvents(inlet.sql, rowsOf(own.id, 'Replayed', 'r1', 5), { committed: index })
+        const old = await index.views(tx, own.id, [{ name: 'Replayed', fromDay: todayDay, toDay: todayDay + 1 }])
+        expect(old.days('Replayed').views[0].times.length).toBe(10)
+      }, 'custom', 'transaction')
+      const loaded = index.stats.loaded
+      const views = await read(index, own.id, 'Replayed')
+      expect(views.days('Replayed').views[0].times.length).toBe(15)
+      expect(index.stats.loaded - loaded).toBe(reads)
+    })
+  }
 })
