@@ -60,7 +60,8 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const health = new PostgresHealth(sql, l.PG_PROBE_INTERVAL_MS, l.FLUSH_COMMIT_MS_MAX, l.PG_CONNECT_TIMEOUT_S * 1000, log, metrics)
   // User-day memberships known to be stored (erasure and retention clear it).
   const memberships = new MembershipCache(l.MEMBERSHIP_CACHE_ENTRIES_MAX)
-  // What funnels and retention read, in memory; told of every commit (erasure and retention clear it).
+  // What funnels, retention and minute counts read, in memory; told of every commit
+  // (erasure and retention clear it).
   const dayIndex = new DayIndex(l.REPORT_INDEX_BYTES_MAX, l.RETENTION_DAYS_DEFAULT, l.REPORT_INDEX_RECENT_ROWS_MAX, l.REPORT_INDEX_COMMIT_WAIT_MS)
   const writer = new PostgresWriter(sql, metrics, memberships, shardBaseOf(config.processIndex, l.PG_POOL_MAX), dayIndex)
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)

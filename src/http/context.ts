@@ -62,8 +62,9 @@ export interface Deps {
   onBug: OnBug
   // The report routes' result cache and query slots (http/report-cache.ts).
   // Three lanes: counts by hour or day (counter reads, a few ms) and counts by
-  // minute over a day (raw events, tens of ms) never wait behind a funnel's hundreds
-  // of ms, nor the counters behind a minute scan; everything else shares `slots`.
+  // minute over a day (the day index: a day of raw events the first time) never wait
+  // behind a long funnel, nor the counters behind a minute count; everything else
+  // shares `slots`. `index`: what funnels, retention and minute counts read (day-index.ts).
   reports: { cache: ReportCache; index: DayIndex; slots: Slots; counterSlots: Slots; minuteSlots: Slots }
   // The console's live stream, receipts and rejection log (src/live/, issue 11).
   live?: Live

@@ -1,11 +1,11 @@
 // GET /v1/reports/{counts,funnel,retention}: parameters parsed and held to their
 // bounds (REPORT_* settings; past one, a 422 that names it), then answered from a
-// small per-project result cache or from Postgres (src/store/reports.ts), in one of
-// three lanes, by cost: counts by hour and day, which read a row per bucket from the
-// counters (REPORT_COUNTER_QUERIES_MAX at once); counts by minute over at most
-// REPORT_MINUTE_LANE_MINUTES_MAX minutes, which read that many minutes of raw events
-// (REPORT_MINUTE_QUERIES_MAX); and everything else (REPORT_QUERIES_MAX). So a
-// dashboard's counts never queue behind its funnels, nor its counters behind a scan.
+// small per-project result cache or computed (src/store/reports.ts, journeys.ts, over
+// the day index where users are followed), in one of three lanes, by cost: counts by
+// hour and day, which read a row per bucket from the counters
+// (REPORT_COUNTER_QUERIES_MAX at once); counts by minute over at most
+// REPORT_MINUTE_LANE_MINUTES_MAX minutes (REPORT_MINUTE_QUERIES_MAX); and everything
+// else (REPORT_QUERIES_MAX). So a dashboard's counts never queue behind its funnels.
 
 import { Elysia, t } from 'elysia'
 import { InletError } from '../../errors'
@@ -118,7 +118,7 @@ export function reportRoutes(deps: Deps) {
       const name = query.name ? eventName(deps, query.name, '/name') : undefined
       return answer(set, owner.projectId, ['counts', interval, fromMs, toMs, name ?? null],
         async () => ({ series: await deps.reads.read(sql => countsReport(sql, deps.reports.index, owner.projectId, { fromMs, toMs, interval, name }, limits)) }),
-        // By minute, users come from raw events: over a day (a dashboard's usual
+        // By minute, users come from the day index: over a day (a dashboard's usual
         // minute chart) a lane of their own; longer, the shared lane.
         interval !== 'minute' ? deps.reports.counterSlots
           : buckets <= l.REPORT_MINUTE_LANE_MINUTES_MAX ? deps.reports.minuteSlots : deps.reports.slots)
