@@ -156,7 +156,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
 }
 
 // Several processes: credentials changed anywhere are forgotten here at once (and
-// after a lost LISTEN, when a change may have been missed), and so are the reports
+// after a lost LISTEN, when a change may have been missed, asked again), and so are the reports
 // and memberships of events erased or expired anywhere; the live stream and the
 // rejection log reach across processes (live/relay.ts).
 function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log): Bus | null {
@@ -164,13 +164,9 @@ function connectBus(config: Config, sql: Sql, deps: Deps, live: Live, log: Log):
   if (config.processes === 1 || !url) return null
   const bus = new Bus(sql, () => connect(url, { ...config.limits, PG_POOL_MAX: 1 }, () => {}), config.limits.LIVE_RELAY_NOTIFIES_MAX, log,
     reason => deps.metrics.busRefused.inc({ reason }))
-  const forget = () => {
-    deps.keys.clear()
-    deps.webhookSources.clear()
-    deps.collectorTokens.clear()
-  }
-  bus.on('credentials', forget)
-  bus.on('relisten', forget)
+  const caches = [deps.keys, deps.webhookSources, deps.collectorTokens]
+  bus.on('credentials', () => { for (const c of caches) c.clear() })
+  bus.on('relisten', () => { for (const c of caches) c.recheck() })
   // Another process erased or expired events: as if this one had (Lifecycle's `changed`).
   onForget(bus, (what: Forgotten) => {
     deps.memberships.clear()

@@ -42,6 +42,10 @@ export class KeyCache {
   clear(): void {
     this.cache.clear()
   }
+  // A change may have been missed: ask again, keeping stale-if-error (secret-cache.ts).
+  recheck(): void {
+    this.cache.recheck()
+  }
 
 
   // A key seen within its TTL: no promise, no hash but a native 64-bit one.

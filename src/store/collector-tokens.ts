@@ -92,6 +92,10 @@ export class CollectorTokenCache {
   clear(): void {
     this.cache.clear()
   }
+  // A change may have been missed: ask again, keeping stale-if-error (secret-cache.ts).
+  recheck(): void {
+    this.cache.recheck()
+  }
 
 
   resolve(token: string): Promise<CollectorToken | null> {

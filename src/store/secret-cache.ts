@@ -66,9 +66,18 @@ export class SecretCache<V> {
     return value
   }
 
-  // Forgets every entry: the next use of each secret asks Postgres again.
+  // Forgets every entry: the next use of each secret asks Postgres again. For a
+  // change Postgres announced: what was known is wrong, even during an outage.
   clear(): void {
     this.entries.clear()
+  }
+
+  // Every entry is asked again at its next use, but still answers stale-if-error
+  // while Postgres is away. For a change that may have been missed (a lost LISTEN):
+  // forgetting then would turn a process that restarts its LISTEN just before an
+  // outage into one that refuses every key instead of taking events into its spill.
+  recheck(now = performance.now()): void {
+    for (const entry of this.entries.values()) entry.expiresMs = Math.min(entry.expiresMs, now)
   }
 
   private stale(hit: Cached<V> | undefined, now: number, cause?: unknown): V {

@@ -44,3 +44,25 @@ test('with Postgres up, a revoked key stops working once its TTL has passed', as
   const error = await cache.resolve(api_key).catch(e => e)
   expect([error.status, error.code]).toEqual([401, 'unauthorized'])
 })
+
+// A lost LISTEN (store/bus.ts) may have missed a revocation, so every key is asked
+// again; an announced change forgets the key outright. Only the first keeps a key
+// working if Postgres goes away right after.
+test('after recheck() a key is asked again, yet still works stale while Postgres is down; after clear() it gets 503', async () => {
+  const { id, api_key } = await inlet.project()
+  let up = true
+  const cache = new KeyCache(inlet.sql, 10, 60_000, () => up, 60_000)
+  expect((await cache.resolve(api_key)).projectId).toBe(id)
+  expect(cache.fresh(api_key)?.projectId).toBe(id)
+  cache.recheck()
+  expect(cache.fresh(api_key)).toBeUndefined()
+  up = false
+  expect((await cache.resolve(api_key)).projectId).toBe(id)
+  cache.clear()
+  const error = await cache.resolve(api_key).catch(e => e)
+  expect([error.status, error.code, error.retryAfterS]).toEqual([503, 'unavailable', 1])
+  up = true
+  await inlet.sql`update api_keys set revoked_at = now() where prefix = ${api_key.split('_').slice(0, 2).join('_')}`
+  const revoked = await cache.resolve(api_key).catch(e => e)
+  expect([revoked.status, revoked.code]).toEqual([401, 'unauthorized'])
+})
