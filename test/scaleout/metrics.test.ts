@@ -8,19 +8,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { until } from '../durability/support'
 import { createTestDatabase } from '../support/pg-cluster'
-import { freePort, startServer } from '../support/server'
-import { ADMIN_TOKEN, createProject } from './support'
-
-const series = (text: string, name: string) =>
-  Number(text.split('\n').find(l => l.startsWith(name))?.split(' ').at(-1) ?? 0)
+import { freePort, freePorts, startServer } from '../support/server'
+import { ADMIN_TOKEN, createProject, series } from './support'
 
 test('each process has its own /metrics port; their request counts sum to the requests sent', async () => {
   const db = await createTestDatabase(process.env.INLET_TEST_ADMIN_URL!)
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-metrics-'))
-  const metricsPort = await freePort()
+  const port = await freePort()
+  const metricsPort = await freePorts(2, [port])
   const server = await startServer({
     DATABASE_URL: db.url, INLET_DATA_DIR: dataDir, INLET_ADMIN_TOKEN: ADMIN_TOKEN, INLET_PROCESSES: '2',
-    PORT: String(await freePort()), INLET_METRICS_PORT: String(metricsPort),
+    PORT: String(port), INLET_METRICS_PORT: String(metricsPort),
   })
   try {
     const scrape = (i: number) => fetch(`http://127.0.0.1:${metricsPort + i}/metrics`).then(r => r.text())

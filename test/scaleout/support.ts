@@ -21,6 +21,10 @@ export async function createProject(url: string, rpm = 10_000_000) {
   return r.body as { id: number; api_key: string }
 }
 
+// The value of one series (its name with labels, as /metrics prints it), 0 when absent.
+export const series = (text: string, name: string) =>
+  Number(text.split('\n').find(l => l.startsWith(name))?.split(' ').at(-1) ?? 0)
+
 // The pids of the supervised processes, by index, as the supervisor logged them (latest wins).
 export function childPids(server: ServerProcess): Map<number, number> {
   const pids = new Map<number, number>()

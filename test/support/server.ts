@@ -13,6 +13,26 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+// The first of `count` consecutive free ports (INLET_METRICS_PORT serves one per
+// process), none of them in `taken`.
+export async function freePorts(count: number, taken: number[] = []): Promise<number> {
+  for (;;) {
+    const first = await freePort()
+    if (first + count > 65_536) continue
+    const held: { stop(closeActiveConnections?: boolean): void }[] = []
+    try {
+      for (let p = first; p < first + count; p++) {
+        if (taken.includes(p)) break
+        held.push(Bun.listen({ hostname: '127.0.0.1', port: p, socket: { data() {} } }))
+      }
+    } catch {
+      // One of them is in use: try another range.
+    }
+    for (const s of held) s.stop(true)
+    if (held.length === count) return first
+  }
+}
+
 export interface ServerProcess {
   url: string
   port: number
