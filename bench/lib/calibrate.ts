@@ -1,8 +1,11 @@
-// Two primitives measured before any scenario, so every estimate is arithmetic on
+// Three primitives measured before any scenario, so every estimate is arithmetic on
 // this machine's numbers rather than folklore: how long one small commit takes
-// (the floor under every durable ack), and what one row of a big unnest insert
-// costs (the slope of every batch).
+// (the floor under every durable ack), what one row of a big unnest insert costs
+// (the slope of every batch), and what a thread pays in CPU each time it sleeps and
+// is woken (every closed-loop hop: the server waiting for a commit, a backend for
+// its next statement, wrk for an answer).
 
+import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import { freshDatabase, migrate } from './db'
 import { purchase, rng, toRow } from './events'
@@ -10,13 +13,34 @@ import { purchase, rng, toRow } from './events'
 const COMMITS = 200
 const BIG_INSERT_ROWS = 2_000
 const BIG_INSERTS = 5
+const WAKES = 500
 
 export interface Calibration {
   commitMs: number // median of single-row insert + commit, one connection
   rowUs: number // per row of a 2,000-row unnest insert, commit included
+  wakeUs: number | null // on-CPU time of one 1 ms sleep and wake-up of this thread (null: no schedstat)
 }
 
-export const cal: Calibration = { commitMs: 1, rowUs: 30 }
+export const cal: Calibration = { commitMs: 1, rowUs: 30, wakeUs: null }
+
+// This thread's time on a CPU, in µs, as the scheduler counts it (exact, where
+// /proc/<pid>/stat's utime and stime are sampled at the tick).
+function threadRunUs(): number | null {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000
+  } catch { return null }
+}
+
+// Sleeping 1 ms and waking, WAKES times: what is left besides the timer is the cost
+// of going idle and being woken. On a bare host a few µs; on a small VM, where a
+// woken vCPU has to be scheduled by the host too, tens of µs (seen: ~55 µs, Bun and
+// Node alike), paid by every thread at every hop of a closed loop.
+async function wakeUs(): Promise<number | null> {
+  const t0 = threadRunUs()
+  if (t0 === null) return null
+  for (let i = 0; i < WAKES; i++) await Bun.sleep(1)
+  return (threadRunUs()! - t0) / WAKES
+}
 
 export async function calibrate(): Promise<Calibration> {
   const db = await freshDatabase('calibration')
@@ -45,6 +69,7 @@ export async function calibrate(): Promise<Calibration> {
     }
     cal.commitMs = times[Math.floor(times.length / 2)]!
     cal.rowUs = (best * 1000) / BIG_INSERT_ROWS
+    cal.wakeUs = await wakeUs()
     return cal
   } finally {
     await sql.end({ timeout: 5 })

@@ -2,6 +2,7 @@
 // and /metrics around the load, prints progress while it runs and one result line
 // at the end, and returns a PhaseResult for the report.
 
+import { cal } from './calibrate'
 import { checkpoint } from './db'
 import type { System } from './inlet'
 import { flushDelta, scrape } from './metrics'
@@ -54,6 +55,11 @@ export function cpuBudget(p: { usage: Usage | null; summary: Summary }) {
     serverUsPerRequest: u.serverCpuS ? (u.serverCpuS * 1e6) / s.requests : null,
     postgresUsPerEvent: s.events ? (u.postgresCpuS * 1e6) / s.events : null,
     generatorUsPerRequest: (u.generatorCpuS * 1e6) / s.requests,
+    // Per 1,000 requests; with the calibrated cost of one wake-up, the server CPU
+    // the sleeps alone took (preemptions have no calibrated cost: counted only).
+    serverSleepsPerK: u.serverCpuS ? (u.serverSleeps * 1000) / s.requests : null,
+    serverPreemptionsPerK: u.serverCpuS ? (u.serverPreemptions * 1000) / s.requests : null,
+    serverWakeUsPerRequest: u.serverCpuS && cal.wakeUs !== null ? (u.serverSleeps * cal.wakeUs) / s.requests : null,
   }
 }
 
@@ -64,6 +70,10 @@ export function formatBudget(p: { usage: Usage | null; summary: Summary }): stri
   if (b.serverUsPerRequest !== null) parts.push(`server ${fmt.n(b.serverUsPerRequest, 1)} µs/req`)
   if (b.postgresUsPerEvent !== null) parts.push(`Postgres ${fmt.n(b.postgresUsPerEvent, 1)} µs/event`)
   parts.push(`generator ${fmt.n(b.generatorUsPerRequest, 1)} µs/req`)
+  if (b.serverSleepsPerK !== null) {
+    parts.push(`server event loop ${fmt.n(b.serverSleepsPerK)} sleeps and ${fmt.n(b.serverPreemptionsPerK!)} preemptions per 1,000 requests` +
+      (b.serverWakeUsPerRequest === null ? '' : ` (the wake-ups ≈ ${fmt.n(b.serverWakeUsPerRequest, 1)} µs/req at ${fmt.n(cal.wakeUs!, 1)} µs each)`))
+  }
   return parts.join(', ')
 }
 

@@ -18,6 +18,11 @@ export interface Usage {
   machineBusyCpuS: number
   cores: number
   wallS: number
+  // The server's event-loop thread (each process's main thread): how often it went
+  // to sleep for want of work and was woken (voluntary), and how often it was
+  // preempted for another thread on the shared cores (involuntary).
+  serverSleeps: number
+  serverPreemptions: number
   serverRssPeakMiB: number
   serverRssEndMiB: number
   // One sample per second: server RSS in MiB (soak charts, growth checks).
@@ -57,6 +62,18 @@ export function postgresCpuS(): number {
     } catch {}
   }
   return total
+}
+
+// The main thread's context switches (a process's /proc/<pid>/status counts its
+// thread group leader alone, the event loop here).
+function switches(pid: number): { sleeps: number; preemptions: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8')
+    return {
+      sleeps: Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0),
+      preemptions: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0),
+    }
+  } catch { return { sleeps: 0, preemptions: 0 } }
 }
 
 function rssMiB(pid: number): number {
@@ -100,6 +117,7 @@ export function watch(pid: number | null) {
   const t0 = performance.now()
   const pids = pid ? withChildren(pid) : []
   const server0 = sum(pids, procCpuS)
+  const sleeps0 = sum(pids, p => switches(p).sleeps), preemptions0 = sum(pids, p => switches(p).preemptions)
   const pg0 = postgresCpuS()
   const gen0 = generatorCpuS()
   const m0 = machine()
@@ -119,6 +137,8 @@ export function watch(pid: number | null) {
       const end = sum(pids, rssMiB)
       return {
         serverCpuS: sum(pids, procCpuS) - server0,
+        serverSleeps: sum(pids, p => switches(p).sleeps) - sleeps0,
+        serverPreemptions: sum(pids, p => switches(p).preemptions) - preemptions0,
         postgresCpuS: postgresCpuS() - pg0,
         generatorCpuS: generatorCpuS() - gen0,
         machineBusyCpuS: m1.busyS - m0.busyS,

@@ -30,7 +30,11 @@ function phaseSection(p: PhaseResult): string[] {
   ]
   if (u) {
     lines.push(`- CPU: server ${fmt.n(u.serverCpuS, 1)} s, generator ${fmt.n(u.generatorCpuS, 1)} s, machine busy ${fmt.n(u.machineBusyCpuS, 1)} s ` +
-      `of ${fmt.n(u.wallS * u.cores, 1)} available (${u.cores} cores × ${fmt.n(u.wallS, 1)} s); server RSS peak ${fmt.n(u.serverRssPeakMiB)} MiB`)
+      `of ${fmt.n(u.wallS * u.cores, 1)} available (${u.cores} cores × ${fmt.n(u.wallS, 1)} s); server RSS peak ${fmt.n(u.serverRssPeakMiB)} MiB` +
+      (u.serverCpuS && s.requests && u.serverSleeps !== undefined
+        ? `; the server's event loop slept and was woken ${fmt.n((u.serverSleeps * 1000) / s.requests)} times and was preempted ` +
+          `${fmt.n((u.serverPreemptions * 1000) / s.requests)} times per 1,000 requests`
+        : ''))
   }
   if (p.flush?.eventsPerTx) lines.push(`- group commit: ${fmt.n(p.flush.eventsPerTx, 1)} events per Postgres transaction over ${fmt.n(p.flush.transactions)} transactions, mean flush ${fmt.ms(p.flush.flushMeanMs ?? NaN)} ms` + (p.flush.spilledEvents ? `, ${fmt.n(p.flush.spilledEvents)} events spilled` : ''))
   if (p.waits?.samples) lines.push(`- Postgres sessions (pg_stat_activity, ${p.waits.samples} samples): ${formatWaits(p.waits, 6)}`)
@@ -58,7 +62,8 @@ export function markdown(r: RunInfo, chartPrefix: string): string {
     `- Postgres settings: ${Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `- CPU sharing: ${m.cpuSharing}`,
     ...(m.calibration ? [`- calibration (the numbers the estimates are built from): a 1-row commit ${m.calibration.commitMs.toFixed(2)} ms (median of 200), ` +
-      `one row of a 2,000-row unnest insert ${m.calibration.rowUs.toFixed(1)} µs`] : []),
+      `one row of a 2,000-row unnest insert ${m.calibration.rowUs.toFixed(1)} µs` +
+      (m.calibration.wakeUs == null ? '' : `, a thread's 1 ms sleep and wake-up ${m.calibration.wakeUs.toFixed(1)} µs of CPU (schedstat, mean of 500)`)] : []),
     '- load generators: `wrk` (one thread, Lua scripts making every id unique) for the closed-loop throughput and W3 phases, its own latency ' +
       'percentiles; elsewhere one Bun process, a raw HTTP/1.1 keep-alive client over Bun.connect (one request in flight per connection), ' +
       'latencies in an HDR histogram (1 µs–10 min, 3 significant digits) of acknowledged (2xx) requests only, every other outcome counted by status; ' +
