@@ -31,10 +31,10 @@ function threadRunUs(): number | null {
   } catch { return null }
 }
 
-// Sleeping 1 ms and waking, WAKES times: what is left besides the timer is the cost
-// of going idle and being woken. On a bare host a few µs; on a small VM, where a
-// woken vCPU has to be scheduled by the host too, tens of µs (seen: ~55 µs, Bun and
-// Node alike), paid by every thread at every hop of a closed loop.
+// Sleeping 1 ms and waking, WAKES times: the thread's on-CPU time is then the cost
+// of going idle and being woken. On the 2-vCPU VMs this bench has run on: 47-58 µs,
+// Bun and Node alike (a woken vCPU is scheduled by the host too), paid by every
+// thread at every hop of a closed loop.
 async function wakeUs(): Promise<number | null> {
   const t0 = threadRunUs()
   if (t0 === null) return null
