@@ -17,7 +17,7 @@ import { createLog, errorFields, foldRepeats, type Log } from './log'
 import { MemoryGovernor } from './memory'
 import { createMetrics } from './metrics'
 import { Drainer } from './pipeline/drainer'
-import { FallbackSink } from './pipeline/fallback-sink'
+import { FallbackSink, type Primary } from './pipeline/fallback-sink'
 import { type OnBug, Pipeline } from './pipeline/flusher'
 import { Spill } from './pipeline/spill'
 import { DeadLetterGauge } from './store/dead-letter'
@@ -38,6 +38,10 @@ export interface InletOptions {
   // A bug on the write path (an AssertionError). The server logs it and exits: the
   // spill and the next start's drain keep every acknowledged event.
   onBug?: OnBug
+  // Where live batches go instead of Postgres. Only the bench sets it (a primary
+  // that stores nothing, to measure the request path alone: bench/baselines/
+  // no-storage.ts); no setting or environment variable reaches it.
+  primary?: Primary
 }
 
 // EX_SOFTWARE: an internal software error.
@@ -65,7 +69,7 @@ export function createInlet(config: Config, sql: Sql, baseLog: Log = createLog(c
   const dayIndex = new DayIndex(l.REPORT_INDEX_BYTES_MAX, l.RETENTION_DAYS_DEFAULT, l.REPORT_INDEX_RECENT_ROWS_MAX, l.REPORT_INDEX_COMMIT_WAIT_MS)
   const writer = new PostgresWriter(sql, metrics, memberships, shardBaseOf(config.processIndex, l.PG_POOL_MAX), dayIndex)
   const drainer = new Drainer(writer, spill, health, l, metrics, log, onBug)
-  const sink = new FallbackSink(writer, spill, health, () => drainer.notify(), l, metrics)
+  const sink = new FallbackSink(options.primary ?? writer, spill, health, () => drainer.notify(), l, metrics)
   // The console's live stream, receipts and rejection log: told of each settled batch.
   const live = new Live(l)
   const pipeline = new Pipeline(sink, l, metrics, onBug, { tap: live, failAtFlush: config.failpoints.flush })

@@ -26,13 +26,14 @@ export const inletEnvOverrides: Record<string, string> = {}
 
 // `on`: another system's database to start this one on (its data, not a copy);
 // stopping this system then leaves that database alone.
-export async function startInlet(label: string, env: Record<string, string> = {}, on?: Database): Promise<System> {
+export async function startInlet(label: string, env: Record<string, string> = {}, on?: Database,
+  argv = ['bun', join(codeDir(), 'src/main.ts')]): Promise<System> {
   const db = on ?? await freshDatabase(label)
   const own = on === undefined
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-bench-'))
   try {
     const server = await startServer({
-      name: `inlet-${label}`, argv: ['bun', join(codeDir(), 'src/main.ts')], cwd: codeDir(), port: await freePort(), readyPath: '/ready',
+      name: `inlet-${label}`, argv, cwd: codeDir(), port: await freePort(), readyPath: '/ready',
       env: { DATABASE_URL: db.url, INLET_ADMIN_TOKEN: ADMIN_TOKEN, INLET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...inletEnvOverrides, ...env },
     })
     return {
@@ -44,6 +45,13 @@ export async function startInlet(label: string, env: Record<string, string> = {}
     rmSync(dataDir, { recursive: true, force: true })
     throw e
   }
+}
+
+// The code under test with its storage taken out (bench/baselines/no-storage.ts):
+// flushes answered after `flushMs`, so the request path's CPU can be told apart.
+export function startInletNoStorage(label: string, flushMs: number): Promise<System> {
+  return startInlet(label, { INLET_CODE_DIR: codeDir(), NO_STORAGE_FLUSH_MS: flushMs.toFixed(2) }, undefined,
+    ['bun', join(import.meta.dir, '../baselines/no-storage.ts')])
 }
 
 // The naive baseline gets Inlet's schema and one project whose key it accepts.

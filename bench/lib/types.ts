@@ -6,7 +6,8 @@ import type { Summary } from './recorder'
 import type { Usage } from './resources'
 
 // inlet-2p: Inlet with INLET_PROCESSES=2 (a supervisor and two processes on one port).
-export type SystemKind = 'inlet' | 'inlet-2p' | 'baseline' | 'http-ceiling' | 'pg-ceiling'
+// inlet-no-storage: Inlet whose flushes are answered without a write (bench/baselines/no-storage.ts).
+export type SystemKind = 'inlet' | 'inlet-2p' | 'inlet-no-storage' | 'baseline' | 'http-ceiling' | 'pg-ceiling'
 
 export interface Target {
   text: string

@@ -6,7 +6,7 @@
 import { cal, n0, pgRowsPerS } from '../lib/calibrate'
 import { freshDatabase, migrate, truncateEvents } from '../lib/db'
 import { purchase, rng } from '../lib/events'
-import { createProject, startBare, startBaseline, startInlet, UNLIMITED_RPM, type System } from '../lib/inlet'
+import { createProject, startBare, startBaseline, startInlet, startInletNoStorage, UNLIMITED_RPM, type System } from '../lib/inlet'
 import { cpuBudget, fmt, log, measure, ratio, target } from '../lib/phase'
 import { pgCeiling } from '../lib/pg-ceiling'
 import { published } from '../lib/published'
@@ -87,15 +87,30 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
     `+ ~${TX_PG_US} µs per transaction), wrk ~15: ~${n0(serverUs + pgUs + 15)} µs of CPU per request, ≤ ${n0(2e6 / (serverUs + pgUs + 15))} req/s ` +
     `if 2 cores were saturated; but each commit cycle takes ≥ ${cycleMs.toFixed(2)} ms (commit ${cal.commitMs.toFixed(2)} + the statement), ` +
     `so the closed loop gets ≤ ${groupRows} / ${cycleMs.toFixed(2)} ms = ${n0((groupRows * 1000) / cycleMs)} req/s, less the event loop's own time between commits`))
-  // Right after one process, so both meet the same machine.
+  // The same code with its writes taken out, each flush answered after the real
+  // flushes' mean: what the request path alone costs the server.
   const single = cpuBudget(inletSingle)
+  const flushMs = inletSingle.flush?.flushMeanMs ?? cal.commitMs
+  const bareUs = cpuBudget(bare)?.serverUsPerRequest ?? 0
+  const noStorage = await using(startInletNoStorage('throughput_single_nostore', flushMs), sys => load(o, sys, 'inlet-no-storage', 'single',
+    `Inlet's request path (auth, body, validation, queue, ack, response, metrics) on the HTTP floor (~${n0(bareUs)} µs), each flush answered ` +
+    `after ${flushMs.toFixed(2)} ms (the mean of Inlet's just above) instead of written: ~${n0(bareUs + 16)} µs/req, about ` +
+    `${n0((single?.serverUsPerRequest ?? 0) - bareUs - 16)} less than Inlet's (the write: rows, JSON, postgres.js, the socket and its waits)`))
+  const path = cpuBudget(noStorage)
+  if (single?.serverUsPerRequest != null && path?.serverUsPerRequest != null) {
+    inletSingle.notes.push(`of the server's ${fmt.n(single.serverUsPerRequest, 1)} µs/req: the HTTP floor ${fmt.n(bareUs, 1)} (http-ceiling), ` +
+      `Inlet's request path ${fmt.n(path.serverUsPerRequest - bareUs, 1)} (inlet-no-storage less the floor), the write ${fmt.n(single.serverUsPerRequest - path.serverUsPerRequest, 1)} ` +
+      `(the rest: rows, JSON, postgres.js, the socket, and sharing the cores with Postgres: ${fmt.n(single.serverPreemptionsPerK ?? 0)} against ` +
+      `${fmt.n(path.serverPreemptionsPerK ?? 0)} preemptions per 1,000 requests)`)
+  }
+  // Right after one process, so both meet the same machine.
   const twoSingle = await using(startInlet('throughput_single_2p', { INLET_PROCESSES: '2' }), sys => load(o, sys, 'inlet-2p', 'single',
     twoProcessEstimate(inletSingle, single)))
   twoSingle.notes.push('server CPU and RSS are the supervisor and both processes; ev/tx is one process\'s (a scrape of the shared port reaches one of them)')
   const baseSingle = await using(startBaseline('throughput_single'), sys => load(o, sys, 'baseline', 'single',
     `one commit per request on 10 pooled connections: ≤ 10 / ${cal.commitMs.toFixed(2)} ms = ${n0(10_000 / cal.commitMs)}/s if commits ` +
     `overlapped perfectly; Postgres serialises WAL flushes and spends ~${n0(cal.rowUs + 60)} µs CPU per statement: ~2-5k req/s`))
-  out.phases.push(bare, inletSingle, twoSingle, baseSingle)
+  out.phases.push(bare, inletSingle, noStorage, twoSingle, baseSingle)
   ratio(inletSingle, 'vs HTTP ceiling', inletSingle.summary.reqPerS / bare.summary.reqPerS)
   ratio(twoSingle, 'vs HTTP ceiling', twoSingle.summary.reqPerS / bare.summary.reqPerS)
   ratio(twoSingle, 'vs 1 process', twoSingle.summary.reqPerS / inletSingle.summary.reqPerS)
