@@ -39,11 +39,17 @@ async function open(sdk: BrowserSdk): Promise<SdkPage> {
 }
 
 // Polls Postgres until every name has at least one stored row, then returns them all.
+// Bounded below the test's timeout: a test that times out has its processes killed
+// by bun, the shared server among them, and every later test of the file fails too.
+const ROWS_WAIT_MS = 60_000
 async function rowsWith(projectId: number, names: string[]): Promise<Row[]> {
   let rows: Row[] = []
+  const deadline = Date.now() + ROWS_WAIT_MS
   await until(async () => {
     rows = await inlet.events(projectId)
-    return names.every(n => rows.some(r => r.name === n))
+    if (names.every(n => rows.some(r => r.name === n))) return true
+    if (Date.now() > deadline) throw new Error(`not stored within ${ROWS_WAIT_MS} ms: ${names.filter(n => !rows.some(r => r.name === n)).join(', ')} (stored: ${rows.map(r => r.name).join(', ') || 'none'})`)
+    return false
   }, 50)
   return rows
 }
@@ -185,9 +191,15 @@ browserTest('@snowplow/browser-tracker by the GET pixel sends an event Inlet ref
   const { id } = await inlet.project()
   const collector = await inlet.collector(id)
   const p = await open('snowplow-browser')
-  await p.page.evaluate(url => (globalThis as any).snowplow.newTracker('sp2', url, { appId: 'inlet-app', eventMethod: 'get' }), collector)
+  await p.page.evaluate(url => (globalThis as any).snowplow.newTracker('sp2', url, {
+    appId: 'inlet-app', eventMethod: 'get', onRequestFailure: () => { (globalThis as any).refusals = ((globalThis as any).refusals ?? 0) + 1 },
+  }), collector)
   await throughA503(() => p.page.evaluate(() => { (globalThis as any).snowplow.trackStructEvent({ category: 'checkout', action: 'retried' }) }))
-  // The tracker keeps the refused event and sends it before the next one.
+  // The tracker keeps the refused event and sends it before the next one, but only
+  // once it has taken in the refusal: an event tracked while that request is still
+  // open is queued behind it and nothing sends the queue again (no retry timer).
+  // Inlet counts the 503 when it answers, the tracker a little later.
+  await p.page.waitForFunction(() => (globalThis as any).refusals > 0, null, { timeout: REFUSAL_WAIT_MS })
   await p.page.evaluate(() => { (globalThis as any).snowplow.trackPageView({ title: 'After' }) })
   const rows = await rowsWith(id, ['checkout:retried', '$page'])
   await p.close()
