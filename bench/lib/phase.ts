@@ -140,10 +140,12 @@ export async function measure(s: PhaseSpec): Promise<PhaseResult> {
   return result
 }
 
-// Adds a target to a phase, printed as it is judged.
-export function target(p: PhaseResult, text: string, pass: boolean | null) {
-  p.targets.push({ text, pass })
-  log(`    target ${pass === null ? '·' : pass ? '✓' : '✗'} ${text}`)
+// Adds a target to a phase, printed as it is judged; a miss carries why, when the
+// phase's figures say (computed only then).
+export function target(p: PhaseResult, text: string, pass: boolean | null, why?: () => string | null | undefined) {
+  const t = { text, pass, ...(pass === false && why ? { why: why() ?? undefined } : {}) }
+  p.targets.push(t)
+  log(`    target ${pass === null ? '·' : pass ? '✓' : '✗'} ${text}` + (t.why ? `\n      why: ${t.why}` : ''))
 }
 
 export function ratio(p: PhaseResult, label: string, value: number) {

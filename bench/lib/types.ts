@@ -12,6 +12,8 @@ export type SystemKind = 'inlet' | 'inlet-2p' | 'inlet-no-storage' | 'baseline' 
 export interface Target {
   text: string
   pass: boolean | null // null: not measurable in this run
+  // For a miss: what in this run's own figures put it out of reach (bench/lib/budget.ts).
+  why?: string
 }
 
 export interface PhaseResult {

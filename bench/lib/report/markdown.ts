@@ -41,7 +41,7 @@ function phaseSection(p: PhaseResult): string[] {
   if (p.waits?.samples && p.waits.busySessionsMean > 0.05) lines.push(`- Postgres busy with: ${formatQueries(p.waits, 4).replaceAll('|', '\\|')}`)
   if (Object.keys(p.ratios).length) lines.push(`- ratios: ${Object.entries(p.ratios).map(([k, v]) => `${k} ${fmt.ratio(v)}`).join(', ')}`)
   if (p.theirs) lines.push(`- theirs (published): ${p.theirs}`)
-  for (const t of p.targets) lines.push(`- target ${t.pass === null ? '·' : t.pass ? '✓' : '✗'} ${t.text}`)
+  for (const t of p.targets) lines.push(`- target ${t.pass === null ? '·' : t.pass ? '✓' : '✗'} ${t.text}` + (t.why ? `; why: ${t.why}` : ''))
   for (const n of p.notes) lines.push(`- note: ${n}`)
   const extra = Object.entries(p.extra).filter(([k]) => k !== 'generator')
   if (extra.length) lines.push(`- details: \`${JSON.stringify(Object.fromEntries(extra), (_k, v) => (typeof v === 'number' ? Math.round(v * 1000) / 1000 : v))}\``)
@@ -81,9 +81,9 @@ export function markdown(r: RunInfo, chartPrefix: string): string {
     '',
     '## Targets',
     '',
-    '| phase | target | result |',
-    '| --- | --- | --- |',
-    ...targets.map(({ p, t }) => `| ${p.scenario} · ${p.phase} | ${t.text} | ${t.pass === null ? 'not measured' : t.pass ? '✓ met' : '✗ missed'} |`),
+    '| phase | target | result | why a miss was out of reach, in this run\'s figures |',
+    '| --- | --- | --- | --- |',
+    ...targets.map(({ p, t }) => `| ${p.scenario} · ${p.phase} | ${t.text} | ${t.pass === null ? 'not measured' : t.pass ? '✓ met' : '✗ missed'} | ${t.why ?? ''} |`),
     '',
   ]
   if (checks.length) {
