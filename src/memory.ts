@@ -26,6 +26,16 @@
 //   at 200-202 MiB, 0.91-0.92x the baseline; ~10% more server CPU per W1 stress
 //   request (the extra collections), which is not its bound;
 // - 160 MiB: W4 286-315 MiB in 3 runs: no lower than 192.
+// On 2026-12-03, a third 2-core box (AMD EPYC), the bound at 192 MiB and the loop
+// share alternated (`bun run bench w4 --env MEMORY_GC_LOOP_PERCENT_MAX=...`):
+// - 15%: W4 peak 292-306 MiB in 8 runs (mean 299, 4 over 300) at 3,323-4,853 req/s;
+// - 25%: 257-306 in 8 (mean 274, 1 over) at 3,841-4,761 req/s;
+// - 30% (the default since): 262-281 in 6 (mean 273, none over) at 3,557-4,584 req/s.
+//   W1 stress (`bun run bench w1`, the box's noise as large as the effect): 34.5k and
+//   38.6k events/s at 201 MiB with 30%, 49.5k and 39.7k at 203-207 with 15%, the
+//   baseline beside them 37.4-49.1k in the same runs.
+// A collection of the young generation only (bun:jsc edenGC) instead of a full one
+// was worse: 329-447 MiB in 3 runs against 292-297.
 // The bound trims W4's peak; the rest of it is the burst's native memory (10,000
 // sockets and their requests), which no collection frees sooner.
 
