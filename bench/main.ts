@@ -47,7 +47,7 @@ async function main() {
   log(`postgres CPU: ${cluster.postmasterPid === null ? 'every postgres process on this machine (the bench Postgres is not local)' : `the cluster of postmaster pid ${cluster.postmasterPid} and its children`}`)
   const c = await calibrate()
   machine.calibration = { ...c }
-  log(`calibration: a 1-row commit takes ${c.commitMs.toFixed(2)} ms (median), a row of a 2,000-row unnest insert ${c.rowUs.toFixed(1)} µs` +
+  log(`calibration: a 1-row commit takes ${c.commitMs.toFixed(2)} ms (median; p99 ${c.commitP99Ms?.toFixed(2)}), a row of a 2,000-row unnest insert ${c.rowUs.toFixed(1)} µs` +
     (c.wakeUs === null ? '' : `, a thread's sleep and wake-up ${c.wakeUs.toFixed(1)} µs of CPU`))
   log(`scenarios: ${chosen.map(s => s.name).join(', ')} · ${args.options.quick ? 'quick pass' : `${args.options.durationMs! / 1000} s per phase`}`)
   const started = Date.now()

@@ -17,6 +17,7 @@ const WAKES = 500
 
 export interface Calibration {
   commitMs: number // median of single-row insert + commit, one connection
+  commitP99Ms?: number // their 99th percentile: the disk's tail, which every ack's tail follows
   rowUs: number // per row of a 2,000-row unnest insert, commit included
   wakeUs: number | null // on-CPU time of one 1 ms sleep and wake-up of this thread (null: no schedstat)
 }
@@ -68,6 +69,7 @@ export async function calibrate(): Promise<Calibration> {
       best = Math.min(best, performance.now() - t)
     }
     cal.commitMs = times[Math.floor(times.length / 2)]!
+    cal.commitP99Ms = times[Math.floor(times.length * 0.99)]!
     cal.rowUs = (best * 1000) / BIG_INSERT_ROWS
     cal.wakeUs = await wakeUs()
     return cal

@@ -14,7 +14,7 @@ export interface Machine {
   postgresSettings: Record<string, string>
   cpuSharing: string
   summary: string
-  calibration?: { commitMs: number; rowUs: number; wakeUs?: number | null }
+  calibration?: { commitMs: number; commitP99Ms?: number; rowUs: number; wakeUs?: number | null }
   code?: string
 }
 

@@ -61,7 +61,8 @@ export function markdown(r: RunInfo, chartPrefix: string): string {
     ...(m.code ? [`- code under test: ${m.code}`] : []),
     `- Postgres settings: ${Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `- CPU sharing: ${m.cpuSharing}`,
-    ...(m.calibration ? [`- calibration (the numbers the estimates are built from): a 1-row commit ${m.calibration.commitMs.toFixed(2)} ms (median of 200), ` +
+    ...(m.calibration ? [`- calibration (the numbers the estimates are built from): a 1-row commit ${m.calibration.commitMs.toFixed(2)} ms (median of 200` +
+      (m.calibration.commitP99Ms === undefined ? '' : `, p99 ${m.calibration.commitP99Ms.toFixed(2)}`) + '), ' +
       `one row of a 2,000-row unnest insert ${m.calibration.rowUs.toFixed(1)} µs` +
       (m.calibration.wakeUs == null ? '' : `, a thread's 1 ms sleep and wake-up ${m.calibration.wakeUs.toFixed(1)} µs of CPU (schedstat, mean of 500)`)] : []),
     '- load generators: `wrk` (one thread, Lua scripts making every id unique) for the closed-loop throughput and W3 phases, its own latency ' +
