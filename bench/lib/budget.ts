@@ -68,7 +68,9 @@ export function ackWait(p: PhaseResult, msMax: number): string | null {
   const u = p.usage
   if (!f?.flushMeanMs || !u) return null
   const walSync = p.waits?.shares['IO/WALSync'] ?? 0
-  return `the machine was ${fmt.n(u.machineBusyCpuS / u.wallS, 2)} of ${u.cores} cores busy: not the CPU; an ack waits for the flush in flight and its own, ` +
+  const busy = u.machineBusyCpuS / u.wallS
+  return `the machine was ${fmt.n(busy, 2)} of ${u.cores} cores busy${busy < 0.75 * u.cores ? ': not the CPU' : ', which queues the flushes too'}; ` +
+    'an ack waits for the flush in flight and its own, ' +
     `and flushes took ${fmt.ms(f.flushMeanMs)} ms on average (${fmt.n(f.eventsPerTx ?? 0, 1)} events each) against a 1-row commit of ` +
     `${cal.commitMs.toFixed(2)} ms in the calibration (p99 ${cal.commitP99Ms === undefined ? '–' : cal.commitP99Ms.toFixed(2)}), with Postgres's busy sessions ${Math.round(walSync * 100)}% in WAL sync: a p99 ≤ ${fmt.n(msMax)} ms ` +
     `needs two flushes under ${fmt.n(msMax)} ms in the tail, so the disk's WAL sync under ~${fmt.n(msMax / 2)} ms at its own 99th percentile`

@@ -19,6 +19,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ackWait } from '../lib/budget'
 import { funnelBatch, rng } from '../lib/events'
 import { encodeRequest, post } from '../lib/http-client'
 import { ADMIN_TOKEN, inletEnvOverrides, UNLIMITED_RPM, type System } from '../lib/inlet'
@@ -198,7 +199,7 @@ async function phase(o: RunOptions, sys: System, key: string, seeded: number, pa
   }
   target(p, 'no report errors', Object.values(kinds).every(k => k.errors === 0))
   target(p, `ingest keeps ${fmt.n(INGEST_EVENTS_PER_S)} events/s`, ing.eventsPerS >= INGEST_EVENTS_PER_S * 0.95 && ing.errors === 0)
-  target(p, `ingest p99 ≤ 25 ms alongside (${fmt.ms(ing.p99Ms)})`, ing.p99Ms <= 25)
+  target(p, `ingest p99 ≤ 25 ms alongside (${fmt.ms(ing.p99Ms)})`, ing.p99Ms <= 25, () => ackWait(p, 25))
   return p
 }
 
