@@ -104,7 +104,6 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
       `Inlet's request path ${fmt.n(path.serverUsPerRequest - bareUs, 1)} (inlet-no-storage less the floor), the write ${fmt.n(single.serverUsPerRequest - path.serverUsPerRequest, 1)} ` +
       `(the rest: rows, JSON, postgres.js, the socket, and sharing the cores with Postgres: ${fmt.n(single.serverPreemptionsPerK ?? 0)} against ` +
       `${fmt.n(path.serverPreemptionsPerK ?? 0)} preemptions per 1,000 requests)`
-    inletSingle.notes.push(split)
   }
   // Right after one process, so both meet the same machine.
   const twoSingle = await using(startInlet('throughput_single_2p', { INLET_PROCESSES: '2' }), sys => load(o, sys, 'inlet-2p', 'single',
@@ -125,7 +124,10 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
   target(inletSingle, '≥ 30,000 req/s', inletSingle.summary.reqPerS >= 30_000, rateWhy(30_000))
   target(inletSingle, '≥ 0.38× the HTTP ceiling', inletSingle.summary.reqPerS >= 0.38 * bare.summary.reqPerS, rateWhy(0.38 * bare.summary.reqPerS))
   target(inletSingle, 'p99 ≤ 10 ms', inletSingle.summary.p99Ms <= 10, () => queueing(inletSingle, 10))
-  target(inletSingle, 'server CPU ≤ 25 µs/request', single?.serverUsPerRequest != null && single.serverUsPerRequest <= 25, () => split)
+  const serverMet = single?.serverUsPerRequest != null && single.serverUsPerRequest <= 25
+  target(inletSingle, 'server CPU ≤ 25 µs/request', serverMet, () => split)
+  // A miss prints the split as its why; a pass keeps it as a note.
+  if (serverMet && split) inletSingle.notes.push(split)
   return inletSingle
 }
 
