@@ -69,8 +69,9 @@ export async function startBaseline(label: string): Promise<System> {
   } catch (e) { await db.drop(); throw e }
 }
 
-export async function startBare(label: string): Promise<System> {
-  const server = await startServer({ name: `bare-${label}`, argv: ['bun', 'bench/baselines/bare-server.ts'], port: await freePort(), readyPath: '/health', env: {} })
+// `script`: bare-server.ts (the HTTP ceiling) or json-floor.ts (that plus the JSON and headers any ingest must handle).
+export async function startBare(label: string, script = 'bare-server.ts'): Promise<System> {
+  const server = await startServer({ name: `bare-${label}`, argv: ['bun', `bench/baselines/${script}`], port: await freePort(), readyPath: '/health', env: {} })
   return { kind: 'bare', server, db: null, async stop() { await server.stop() } }
 }
 

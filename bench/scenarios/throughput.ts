@@ -73,6 +73,10 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
   log('  single events')
   const bare = await using(startBare('throughput'), sys => load(o, sys, 'http-ceiling', 'single',
     'Bun.serve reading a small POST and answering it costs ~15 µs of its JS thread, wrk ~15 µs more: ~60-70k req/s on 2 cores'))
+  // What any JSON ingest on Bun must do beyond the bare answer: parse the body, answer
+  // its id with the contract's headers. The floor under Inlet's request path.
+  const floor = await using(startBare('throughput_json', 'json-floor.ts'), sys => load(o, sys, 'json-floor', 'single',
+    'the HTTP ceiling plus a UTF-8 check and JSON.parse of a ~130-byte body and three more headers: a few µs more per request'))
   // A second flush starts only when FLUSH_OVERLAP_ROWS_MIN (500) rows wait, never
   // with 64 single events in flight: one commit at a time, ~half the connections'
   // requests waiting for each. The write statement costs ~1.5x a bare unnest insert
@@ -98,11 +102,15 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
     `after ${flushMs.toFixed(2)} ms (the mean of Inlet's just above) instead of written: ~${n0(bareUs + 16)} µs/req, about ` +
     `${n0((single?.serverUsPerRequest ?? 0) - bareUs - 16)} less than Inlet's (the write: rows, JSON, postgres.js, the socket and its waits)`))
   const path = cpuBudget(noStorage)
+  const floorUs = cpuBudget(floor)?.serverUsPerRequest ?? bareUs
   let split: string | null = null
   if (single?.serverUsPerRequest != null && path?.serverUsPerRequest != null) {
     split = `of the server's ${fmt.n(single.serverUsPerRequest, 1)} µs/req: the HTTP floor ${fmt.n(bareUs, 1)} (http-ceiling), ` +
-      `Inlet's request path ${fmt.n(path.serverUsPerRequest - bareUs, 1)} (inlet-no-storage less the floor), the write ${fmt.n(single.serverUsPerRequest - path.serverUsPerRequest, 1)} ` +
-      `(the rest: rows, JSON, postgres.js, the socket, and sharing the cores with Postgres: ${fmt.n(single.serverPreemptionsPerK ?? 0)} against ` +
+      `the body's JSON and the answer's headers ${fmt.n(floorUs - bareUs, 1)} more (json-floor: ${fmt.n(floorUs, 1)}, what any JSON ingest on Bun pays, ` +
+      (floorUs >= 25 ? 'already over 25 µs before Inlet does anything), ' : `which leaves ${fmt.n(25 - floorUs, 1)} of 25 µs for everything Inlet does), `) +
+      `Inlet's own request path ${fmt.n(path.serverUsPerRequest - floorUs, 1)} (auth, rate limit, validation, queue, ack, metrics: inlet-no-storage less json-floor), ` +
+      `the write ${fmt.n(single.serverUsPerRequest - path.serverUsPerRequest, 1)} ` +
+      `(rows, JSON, postgres.js, the socket, and sharing the cores with Postgres: ${fmt.n(single.serverPreemptionsPerK ?? 0)} against ` +
       `${fmt.n(path.serverPreemptionsPerK ?? 0)} preemptions per 1,000 requests)`
   }
   // Right after one process, so both meet the same machine.
@@ -112,7 +120,8 @@ async function singleEvents(o: RunOptions, out: ScenarioResult, flushers: number
   const baseSingle = await using(startBaseline('throughput_single'), sys => load(o, sys, 'baseline', 'single',
     `one commit per request on 10 pooled connections: ≤ 10 / ${cal.commitMs.toFixed(2)} ms = ${n0(10_000 / cal.commitMs)}/s if commits ` +
     `overlapped perfectly; Postgres serialises WAL flushes and spends ~${n0(cal.rowUs + 60)} µs CPU per statement: ~2-5k req/s`))
-  out.phases.push(bare, inletSingle, noStorage, twoSingle, baseSingle)
+  out.phases.push(bare, floor, inletSingle, noStorage, twoSingle, baseSingle)
+  ratio(floor, 'vs HTTP ceiling', floor.summary.reqPerS / bare.summary.reqPerS)
   ratio(inletSingle, 'vs HTTP ceiling', inletSingle.summary.reqPerS / bare.summary.reqPerS)
   ratio(twoSingle, 'vs HTTP ceiling', twoSingle.summary.reqPerS / bare.summary.reqPerS)
   ratio(twoSingle, 'vs 1 process', twoSingle.summary.reqPerS / inletSingle.summary.reqPerS)

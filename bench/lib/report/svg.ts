@@ -5,7 +5,7 @@ import { fmt } from '../phase'
 import type { PhaseResult } from '../types'
 
 const FONT = 'font-family="ui-sans-serif,system-ui,sans-serif"'
-const COLORS = { inlet: '#2563eb', 'inlet-2p': '#7c3aed', 'inlet-no-storage': '#93c5fd', baseline: '#dc2626', 'http-ceiling': '#6b7280', 'pg-ceiling': '#059669' } as const
+const COLORS = { inlet: '#2563eb', 'inlet-2p': '#7c3aed', 'inlet-no-storage': '#93c5fd', baseline: '#dc2626', 'http-ceiling': '#6b7280', 'json-floor': '#9ca3af', 'pg-ceiling': '#059669' } as const
 const PERCENTILE_COLORS = ['#93c5fd', '#60a5fa', '#2563eb', '#1e3a8a', '#000000']
 
 const esc = (s: string) => s.replace(/[<>&"]/g, c => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!)
