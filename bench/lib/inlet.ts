@@ -69,9 +69,10 @@ export async function startBaseline(label: string): Promise<System> {
   } catch (e) { await db.drop(); throw e }
 }
 
-// `script`: bare-server.ts (the HTTP ceiling) or json-floor.ts (that plus the JSON and headers any ingest must handle).
-export async function startBare(label: string, script = 'bare-server.ts'): Promise<System> {
-  const server = await startServer({ name: `bare-${label}`, argv: ['bun', `bench/baselines/${script}`], port: await freePort(), readyPath: '/health', env: {} })
+// `jsonFloor`: the JSON floor instead of the HTTP ceiling (bench/baselines/bare-server.ts).
+export async function startBare(label: string, jsonFloor = false): Promise<System> {
+  const server = await startServer({ name: `bare-${label}`, argv: ['bun', 'bench/baselines/bare-server.ts'], port: await freePort(), readyPath: '/health',
+    env: jsonFloor ? { BARE_JSON_FLOOR: '1' } : {} })
   return { kind: 'bare', server, db: null, async stop() { await server.stop() } }
 }
 

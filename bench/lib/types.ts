@@ -7,7 +7,7 @@ import type { Usage } from './resources'
 
 // inlet-2p: Inlet with INLET_PROCESSES=2 (a supervisor and two processes on one port).
 // inlet-no-storage: Inlet whose flushes are answered without a write (bench/baselines/no-storage.ts).
-// json-floor: a bare Bun.serve that parses the body and answers with the contract's headers (bench/baselines/json-floor.ts).
+// json-floor: a bare Bun.serve that parses the body and answers with the contract's headers (bench/baselines/bare-server.ts, BARE_JSON_FLOOR=1).
 export type SystemKind = 'inlet' | 'inlet-2p' | 'inlet-no-storage' | 'baseline' | 'http-ceiling' | 'json-floor' | 'pg-ceiling'
 
 export interface Target {

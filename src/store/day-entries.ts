@@ -2,7 +2,7 @@
 // days and user keys (ProjectIndex), and the ring of rows committed lately (RecentRows).
 
 import type { EventRow } from '../event'
-import { type DayView, Snapshot, viewBytes } from './day-views'
+import { type DayView, type Snapshot, viewBytes } from './day-views'
 
 export class Entry {
   // Appended after load: rows (user, time) not yet merged into `view`, and the ids of

@@ -78,7 +78,7 @@ export function markdown(r: RunInfo, chartPrefix: string): string {
     'ratios: `HTTP ceil` = bare Bun.serve on the same request and load; `PG ceil` = plain unnest INSERT of the same rows at Inlet\'s events/tx and flush parallelism; ' +
       '`baseline` = bench/baselines/naive-server.ts (one INSERT per request, answered after commit) under the same load; `1 proc` = the same phase on one Inlet process ' +
       '(system `inlet-2p` is `INLET_PROCESSES=2`: a supervisor and two processes on one port, CPU and RSS summed), `srv µs/1 proc` its server CPU per request against one process\'s; ' +
-      'system `json-floor` is a bare Bun.serve that also reads the credential header, parses the body as UTF-8 JSON and answers its id with Inlet\'s headers (bench/baselines/json-floor.ts: the floor of any JSON ingest on Bun); system `inlet-no-storage` is the same code with each flush answered after the real flushes\' mean time instead of written (bench/baselines/no-storage.ts: the request path alone); `theirs` = the published figure.',
+      'system `json-floor` is a bare Bun.serve that also reads the credential header, parses the body as UTF-8 JSON and answers its id with Inlet\'s headers (bench/baselines/bare-server.ts with BARE_JSON_FLOOR=1: the floor of any JSON ingest on Bun); system `inlet-no-storage` is the same code with each flush answered after the real flushes\' mean time instead of written (bench/baselines/no-storage.ts: the request path alone); `theirs` = the published figure.',
     '',
     '## Targets',
     '',
