@@ -137,12 +137,20 @@ export async function runErasure(sql: Sql, projectId: number, id: number, o: Era
   await sql`update erasures set status = 'running' where project_id = ${projectId} and id = ${id}`
   const kind = job.kind as ErasureKind
   const key = job.user_key as string
-  const tables = [...(await listPartitions(sql, 'events')).map(p => p.name), 'events_default']
+  // Every table once, then any partition made meanwhile: the lifecycle moves a past
+  // day's rows out of the default into a partition it creates (partitions.ts), so
+  // rows can leave the default for a table this pass had not listed.
   const pass = async () => {
-    for (const table of tables) {
-      for (;;) {
-        o.check?.()
-        if (await eraseBatch(sql, table, projectId, id, kind, key, o.rows) === 0) break
+    const erased = new Set<string>()
+    for (;;) {
+      const tables = [...(await listPartitions(sql, 'events')).map(p => p.name), 'events_default'].filter(t => !erased.has(t))
+      if (tables.length === 0) return
+      for (const table of tables) {
+        for (;;) {
+          o.check?.()
+          if (await eraseBatch(sql, table, projectId, id, kind, key, o.rows) === 0) break
+        }
+        erased.add(table)
       }
     }
   }

@@ -5,7 +5,8 @@
 
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { EventRow } from '../../src/event'
-import { createErasure } from '../../src/store/erasure'
+import { createErasure, runErasure } from '../../src/store/erasure'
+import { dayStart, listPartitions, partitionName } from '../../src/store/partitions'
 import { expectExact } from '../reports/exact'
 import { startInlet, type TestInlet } from '../support/inlet'
 
@@ -154,4 +155,39 @@ test('events of the same user sent while its erasure runs leave the rollups equa
   await expectExact(inlet.sql, p.id)
   const [{ n }] = await inlet.sql`select count(*)::int as n from events where project_id = ${p.id} and user_id = 'u1' and id not like 'late%'`
   expect(n).toBe(0)
+})
+
+test('rows the lifecycle moves out of the default partition into a new day while an erasure runs are erased too', async () => {
+  const p = await inlet.project()
+  // A past day with no partition: its rows wait in the default partition.
+  const day = dayStart(now - 200 * DAY_MS)
+  expect((await listPartitions(inlet.sql, 'events')).map(x => x.dayMs)).not.toContain(day)
+  const events = Array.from({ length: 20 }, (_, k) => ({ id: `old${k}`, name: 'A', user_id: k % 2 ? 'gone' : 'kept', timestamp: new Date(day + k * 60_000).toISOString() }))
+  expect((await inlet.request('POST', '/v1/events/batch', { key: p.api_key, body: { events } })).body.accepted).toBe(20)
+  const job = await createErasure(inlet.sql, p.id, 'user_id', 'gone')
+  const name = partitionName(day)
+  const from = new Date(day).toISOString()
+  const to = new Date(day + DAY_MS).toISOString()
+  let status: Promise<string> | undefined
+  // What the lifecycle's pass does for that day (partitions.ts), held open until the
+  // erasure, which listed the tables before this commits, waits on the default.
+  await inlet.sql.begin(async tx => {
+    await tx`lock table events_default in access exclusive mode`
+    await tx.unsafe(`create table ${name} (like events including defaults)`)
+    await tx.unsafe(`with m as (delete from events_default where "timestamp" >= $1 and "timestamp" < $2 returning *)
+      insert into ${name} select * from m`, [from, to])
+    await tx.unsafe(`alter table events attach partition ${name} for values from ('${from}') to ('${to}')`)
+    status = runErasure(inlet.sql, p.id, job.id, { rows: 7, spillPending: () => 0 })
+    for (let i = 0; ; i++) {
+      const [w] = await inlet.sql`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%delete from events_default%'`
+      if (w) break
+      expect(i).toBeLessThan(600)
+      await Bun.sleep(50)
+    }
+  })
+  expect(await status!).toBe('done')
+  expect(await userRows(p.id, 'user_id', 'gone')).toBe(0)
+  expect(await userRows(p.id, 'user_id', 'kept')).toBe(10)
+  expect((await inlet.sql`select events_erased from erasures where id = ${job.id}`)[0].events_erased).toBe(10)
+  await expectExact(inlet.sql, p.id)
 })
